@@ -1,0 +1,3 @@
+module github.com/mip6ha/mip6ha
+
+go 1.26
