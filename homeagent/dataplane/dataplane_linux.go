@@ -291,7 +291,10 @@ func (d *Dataplane) route(local, remote netip.AddrPort) (*outboundRoute, error) 
 	return &outboundRoute{conn: i, dst: makeSockaddr(remote), src: makePktinfo(local.Addr()), owner: d}, nil
 }
 
-// socketFor picks the socket among conns that sends from local to remote.
+// socketFor picks the socket among conns that sends from local to remote:
+// the one bound to local's address, else the wildcard one of the family; an
+// unspecified local address takes the first socket of the family. Local port
+// zero matches any port.
 func (d *Dataplane) socketFor(conns []*udpConn, local, remote netip.AddrPort) (int, error) {
 	la, ra := local.Addr().Unmap(), remote.Addr().Unmap()
 	wildcard := -1
@@ -299,7 +302,7 @@ func (d *Dataplane) socketFor(conns []*udpConn, local, remote netip.AddrPort) (i
 		if c.is6 != ra.Is6() || (local.Port() != 0 && local.Port() != c.local.Port()) {
 			continue
 		}
-		if c.local.Addr() == la {
+		if c.local.Addr() == la || !la.IsValid() || la.IsUnspecified() {
 			return i, nil
 		}
 		if c.local.Addr().IsUnspecified() && wildcard < 0 {
