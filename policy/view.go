@@ -192,7 +192,7 @@ func compile(v View, defaultDistance uint32) (*compiled, error) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(v.Members[a].ID, v.Members[b].ID) })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(v.Members[a].ID, v.Members[b].ID) })
 	c.members = make([]member, 0, len(v.Members))
 	for _, i := range order {
 		m := &v.Members[i]
