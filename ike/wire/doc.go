@@ -1,0 +1,68 @@
+// Package wire is the IKEv2 wire codec: the message header, every payload of
+// RFC 7296 §3, the Encrypted Fragment payload of RFC 7383, the REDIRECT
+// notifies of RFC 5685, the RFC 7427 signature data and the RFC 5026
+// MIP6_HOME_PREFIX attribute. It does no cryptography and no I/O.
+//
+// # Views and values
+//
+// Parsing never copies. ParseMessage checks a whole message and fills a
+// Message with a view of its header and one RawPayload per payload (type,
+// critical bit, offset and a sub-slice of the input as body), reusing the
+// Message's slices, so a receive loop parses without allocating. The typed
+// parsers decode a body into a value whose byte fields are sub-slices of the
+// input:
+//
+//	ParseSA(body, &sa)  ParseKE  ParseID  ParseCert  ParseCertReq  ParseAuth
+//	ParseNonce  ParseNotify  ParseDelete  ParseTS(body, &ts)  ParseCP(body, &cp)
+//
+// Those that hold lists (SA, TS, CP) parse into a caller's value and reuse
+// its storage. Vendor ID and EAP bodies are opaque. Notify data has typed
+// accessors (NATDetectionHash, Cookie, AcceptedDHGroup, ChildSPI,
+// HashAlgorithms) and the RFC 5685 receive rules (Notify.Redirect,
+// Notify.RedirectedFrom). Unknown payloads, transforms, transform attributes,
+// traffic selectors and configuration attributes are kept raw and encode
+// back unchanged.
+//
+// # Encoding
+//
+// Every payload type implements Payload: PayloadType, Len and Append(b)
+// for its body. A Builder writes the IKE header and the generic payload
+// headers, chains the Next Payload fields and fills in every length:
+//
+//	var b wire.Builder
+//	b.Reset(buf[:0], wire.HeaderFields{SPIi: spi, ExchangeType: wire.ExchangeIKESAInit, Flags: wire.FlagResponse})
+//	b.Add(&wire.Redirect{Gateway: wire.GatewayAddr(ha2), Nonce: ni})
+//	datagram, err := b.Finish()
+//
+// # The SK flow
+//
+// Sending: Reset, BeginSK(ivLen), Add the inner payloads (encoded in place,
+// where they will be encrypted), then FinishSK(blockSize, icvLen) appends the
+// padding, the Pad Length and room for the ICV and fixes every length. The
+// returned Encrypted gives the associated data (IKE header through the SK
+// header, lengths final) and, through Split, the IV, content and ICV slices:
+// the crypto layer fills the IV, encrypts the content in place and writes the
+// ICV (AEAD: Seal(content[:0], nonce, content, AssociatedData()) lays the tag
+// exactly over the ICV room; otherwise the ICV covers the message up to the
+// ICV). Builder.Bytes is then the datagram.
+//
+// Receiving: ParseMessage, then Message.Encrypted gives the same layout for
+// the received SK payload; the crypto layer verifies and decrypts, and
+// Message.ParseDecrypted(plaintext) strips the padding and parses the inner
+// chain, which starts with the SK payload's Next Payload type, into
+// Message.Inner. Fragments (SKF) use BeginSKF on the way out; on the way in,
+// each fragment's decrypted content goes through TrimPadding, and the
+// reassembled chain through ParsePayloads.
+//
+// # Errors
+//
+// Malformed input yields a *SyntaxError (wrapping ErrSyntax) that names the
+// payload and the offset; its wire answer is INVALID_SYNTAX. A major version
+// other than 2 yields a *VersionError (ErrInvalidMajorVersion), with the
+// header still readable for the INVALID_MAJOR_VERSION answer. An unknown
+// payload with the critical bit yields a *CriticalPayloadError
+// (ErrUnsupportedCriticalPayload) carrying the type that
+// UNSUPPORTED_CRITICAL_PAYLOAD reports. ErrorNotify turns any of them into the
+// Notify to answer with. Values that cannot be encoded make the Builder fail
+// with ErrInvalidValue.
+package wire
