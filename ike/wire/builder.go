@@ -98,7 +98,7 @@ func (b *Builder) Add(p Payload) {
 		flags = 0x80
 	}
 	if t == PayloadSK || t == PayloadSKF {
-		if !isRaw || b.state != stateOpen || b.chain {
+		if !isRaw || b.state != stateOpen {
 			b.err = valueError("%v payload must be built with BeginSK or BeginSKF", t)
 			return
 		}
