@@ -171,6 +171,7 @@ func (p *Policy) table(ms []member, loc locator, mode selfMode) []Score {
 	rank := 0
 	for k, r := range rows {
 		m := &ms[r.i]
+		addr, port, _ := p.reach(m, loc)
 		s := Score{
 			Member:    m.id,
 			Site:      m.siteName,
@@ -180,8 +181,8 @@ func (p *Policy) table(ms []member, loc locator, mode selfMode) []Score {
 			Capacity:  m.capacity,
 			LoadRatio: m.ratio,
 			Excluded:  r.e.excl,
-			Addr:      r.e.addr,
-			Port:      r.e.port,
+			Addr:      addr,
+			Port:      port,
 		}
 		if r.e.excl == ExcludedNone {
 			rank++

@@ -49,7 +49,7 @@ func (p *Policy) PlanDrain(bound []Binding) DrainPlan {
 	var plan DrainPlan
 	for _, b := range order {
 		loc := p.locate(b.Remote, b.PortCapable)
-		best, be, _ := p.scan(ms, loc, modeDrain)
+		best, _, _ := p.scan(ms, loc, modeDrain)
 		if best < 0 {
 			plan.Unplaced = append(plan.Unplaced, b)
 			continue
@@ -58,7 +58,7 @@ func (p *Policy) PlanDrain(bound []Binding) DrainPlan {
 		ms[best].ratio = ratio(ms[best].load, ms[best].capacity)
 		plan.Moves = append(plan.Moves, Move{
 			Binding:  b,
-			Decision: p.redirect(StageDrain, ReasonDraining, best, be, loc),
+			Decision: p.redirect(StageDrain, ReasonDraining, best, loc),
 		})
 	}
 	return plan

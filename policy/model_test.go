@@ -275,7 +275,7 @@ func (md model) reevaluate(r Reevaluate) want {
 }
 
 func TestModelAgrees(t *testing.T) {
-	forScenarios(t, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 2000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		for _, m := range sc.view.Members {
 			v := sc.withSelf(m.ID)
 			p := mustNew(t, sc.cfg, v)

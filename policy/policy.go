@@ -87,8 +87,8 @@ func (p *Policy) AtAuth(r AtAuth) Decision {
 		if mv == self {
 			return p.stay(StageAuth, ReasonLeaseMovingHere, loc)
 		}
-		if e, ok := p.leaseTarget(mv, loc); ok {
-			return p.redirect(StageAuth, ReasonLeaseMoving, mv, e, loc)
+		if p.leaseTarget(mv, loc) {
+			return p.redirect(StageAuth, ReasonLeaseMoving, mv, loc)
 		}
 	}
 	if o := p.c.memberID(r.LeaseOwner); o >= 0 {
@@ -96,8 +96,8 @@ func (p *Policy) AtAuth(r AtAuth) Decision {
 			if p.c.members[self].serving() {
 				return p.stay(StageAuth, ReasonLeaseHere, loc)
 			}
-		} else if e, ok := p.leaseTarget(o, loc); ok {
-			return p.redirect(StageAuth, ReasonLeaseElsewhere, o, e, loc)
+		} else if p.leaseTarget(o, loc) {
+			return p.redirect(StageAuth, ReasonLeaseElsewhere, o, loc)
 		}
 	}
 	return p.place(StageAuth, loc, false, p.c.memberAt(r.RedirectedFrom))
@@ -133,9 +133,9 @@ func (p *Policy) Reevaluate(r Reevaluate) Decision {
 	case best == from:
 		return p.stay(StageReevaluate, ReasonRedirectedFromGuard, loc)
 	case se.excl != ExcludedNone:
-		return p.redirect(StageReevaluate, reasonFor(se.excl), best, be, loc)
+		return p.redirect(StageReevaluate, reasonFor(se.excl), best, loc)
 	case p.nearer(be.dist, se.dist):
-		return p.redirect(StageReevaluate, ReasonNearer, best, be, loc)
+		return p.redirect(StageReevaluate, ReasonNearer, best, loc)
 	}
 	return p.stay(StageReevaluate, ReasonHysteresis, loc)
 }
@@ -203,24 +203,21 @@ func (p *Policy) locate(remote netip.Addr, portCapable bool) locator {
 	return loc
 }
 
-// eval is one member judged for one client.
+// eval is one member judged for one client. The address the client
+// would be sent to is looked up only for the member chosen (reach).
 type eval struct {
 	excl Exclusion
 	dist uint32
-	addr netip.Addr
-	port uint16
 }
 
 // judge evaluates member i of ms for loc.
 func (p *Policy) judge(ms []member, i int, loc locator, mode selfMode) eval {
 	m := &ms[i]
 	e := eval{dist: p.c.distance(loc.site, m, p.cfg.DefaultDistance)}
-	var addrExcl Exclusion
-	e.addr, e.port, addrExcl = p.reach(m, loc)
 	if i != p.c.self {
 		e.excl = m.newExclusion()
 		if e.excl == ExcludedNone {
-			e.excl = addrExcl
+			_, _, e.excl = p.reach(m, loc)
 		}
 		return e
 	}
@@ -230,7 +227,7 @@ func (p *Policy) judge(ms []member, i int, loc locator, mode selfMode) eval {
 	case modeNewAnycast:
 		e.excl = m.newExclusion()
 		if e.excl == ExcludedNone {
-			e.excl = addrExcl
+			_, _, e.excl = p.reach(m, loc)
 		}
 	case modeKeep:
 		e.excl = m.keepExclusion()
@@ -310,16 +307,13 @@ func (p *Policy) reach(m *member, loc locator) (netip.Addr, uint16, Exclusion) {
 // receives the node's lease: it must be serving and reachable. Capacity
 // does not matter; the node is counted there already or was admitted by
 // the move.
-func (p *Policy) leaseTarget(i int, loc locator) (eval, bool) {
+func (p *Policy) leaseTarget(i int, loc locator) bool {
 	m := &p.c.members[i]
 	if !m.serving() {
-		return eval{}, false
+		return false
 	}
-	addr, port, excl := p.reach(m, loc)
-	if excl != ExcludedNone {
-		return eval{}, false
-	}
-	return eval{dist: p.c.distance(loc.site, m, p.cfg.DefaultDistance), addr: addr, port: port}, true
+	_, _, excl := p.reach(m, loc)
+	return excl == ExcludedNone
 }
 
 // place applies the placement rules of AtInit (see there).
@@ -329,17 +323,18 @@ func (p *Policy) place(st Stage, loc locator, anycast bool, from int) Decision {
 		mode = modeNewAnycast
 	}
 	ms := p.c.members
-	best, be, se := p.scan(ms, loc, mode)
 	self := p.c.self
+	if from >= 0 && !anycast && ms[self].serving() {
+		return p.stay(st, ReasonRedirectedHere, loc)
+	}
+	best, be, se := p.scan(ms, loc, mode)
 	toSelf := func(r Reason) Decision {
-		if se.addr.IsValid() {
-			return p.redirect(st, r, self, se, loc)
+		if _, _, x := p.reach(&ms[self], loc); x == ExcludedNone {
+			return p.redirect(st, r, self, loc)
 		}
 		return p.stay(st, r, loc)
 	}
 	switch {
-	case from >= 0 && !anycast && ms[self].serving():
-		return p.stay(st, ReasonRedirectedHere, loc)
 	case best < 0:
 		if anycast {
 			return toSelf(ReasonNoCandidate)
@@ -347,7 +342,7 @@ func (p *Policy) place(st Stage, loc locator, anycast bool, from int) Decision {
 		return p.stay(st, ReasonNoCandidate, loc)
 	case best == self:
 		if anycast {
-			return p.redirect(st, ReasonAnycast, self, se, loc)
+			return p.redirect(st, ReasonAnycast, self, loc)
 		}
 		return p.stay(st, ReasonBest, loc)
 	case best == from:
@@ -356,14 +351,14 @@ func (p *Policy) place(st Stage, loc locator, anycast bool, from int) Decision {
 		}
 		return p.stay(st, ReasonRedirectedFromGuard, loc)
 	case se.excl != ExcludedNone:
-		return p.redirect(st, reasonFor(se.excl), best, be, loc)
+		return p.redirect(st, reasonFor(se.excl), best, loc)
 	case p.nearer(be.dist, se.dist):
-		return p.redirect(st, ReasonNearer, best, be, loc)
+		return p.redirect(st, ReasonNearer, best, loc)
 	case ms[best].ratio < ms[self].ratio-p.cfg.LoadMargin:
 		// be.dist <= se.dist: best ranks before self.
-		return p.redirect(st, ReasonLessLoaded, best, be, loc)
+		return p.redirect(st, ReasonLessLoaded, best, loc)
 	case anycast:
-		return p.redirect(st, ReasonAnycast, self, se, loc)
+		return p.redirect(st, ReasonAnycast, self, loc)
 	}
 	return p.stay(st, ReasonHysteresis, loc)
 }
@@ -400,15 +395,18 @@ func (p *Policy) stay(st Stage, r Reason, loc locator) Decision {
 	}
 }
 
-func (p *Policy) redirect(st Stage, r Reason, target int, e eval, loc locator) Decision {
+// redirect sends the node to member target, at the address the client at
+// loc can use.
+func (p *Policy) redirect(st Stage, r Reason, target int, loc locator) Decision {
+	addr, port, _ := p.reach(&p.c.members[target], loc)
 	return Decision{
 		Stage:      st,
 		Action:     ActionRedirect,
 		Reason:     r,
 		Self:       p.c.members[p.c.self].id,
 		Target:     p.c.members[target].id,
-		Addr:       e.addr,
-		Port:       e.port,
+		Addr:       addr,
+		Port:       port,
 		ClientSite: p.siteName(loc.site),
 	}
 }

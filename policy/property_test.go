@@ -13,11 +13,9 @@ import (
 // fixed number of seeded scenarios, so a failure names a seed that
 // reproduces it.
 
-const propertyScenarios = 3000
-
-func forScenarios(t *testing.T, o genOpts, f func(t *testing.T, r *rand.Rand, sc scenario)) {
+// forScenarios runs f on n seeded scenarios (a tenth with -short).
+func forScenarios(t *testing.T, n int, o genOpts, f func(t *testing.T, r *rand.Rand, sc scenario)) {
 	t.Helper()
-	n := propertyScenarios
 	if testing.Short() {
 		n /= 10
 	}
@@ -46,7 +44,7 @@ func policies(t *testing.T, sc scenario) map[string]*Policy {
 // keeps it: a redirect chain ends after one hop (RFC 5685 §7 loops
 // cannot form on a consistent view).
 func TestPropertyInitTargetStays(t *testing.T) {
-	forScenarios(t, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 3000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		ps := policies(t, sc)
 		for _, m := range sc.view.Members {
 			for _, remote := range sc.clients {
@@ -80,7 +78,7 @@ func TestPropertyInitTargetStays(t *testing.T) {
 // The same for IKE_AUTH: the member a lease or placement redirect names
 // keeps the client at IKE_SA_INIT and at IKE_AUTH.
 func TestPropertyAuthTargetStays(t *testing.T) {
-	forScenarios(t, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 3000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		ps := policies(t, sc)
 		for _, m := range sc.view.Members {
 			for _, remote := range sc.clients {
@@ -115,7 +113,7 @@ func TestPropertyAuthTargetStays(t *testing.T) {
 
 // A bound node moved to the target of Reevaluate stays there.
 func TestPropertyReevaluateTargetStays(t *testing.T) {
-	forScenarios(t, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 3000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		ps := policies(t, sc)
 		for _, m := range sc.view.Members {
 			for _, remote := range sc.clients {
@@ -140,7 +138,7 @@ func TestPropertyReevaluateTargetStays(t *testing.T) {
 // window. A lease redirect at IKE_AUTH may name that member: the lease,
 // not the locator, says where the identity is served.
 func TestPropertyNeverBackToRedirectedFrom(t *testing.T) {
-	forScenarios(t, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 3000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		ps := policies(t, sc)
 		for _, m := range sc.view.Members {
 			p := ps[m.ID]
@@ -172,7 +170,7 @@ func TestPropertyNeverBackToRedirectedFrom(t *testing.T) {
 // prefixes and distances changes nothing, tables included, and asking
 // twice gives the same answer.
 func TestPropertyDeterministic(t *testing.T) {
-	forScenarios(t, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 1000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		for _, m := range sc.view.Members {
 			p := mustNew(t, sc.cfg, sc.withSelf(m.ID))
 			shuffled := sc.withSelf(m.ID)
@@ -207,7 +205,7 @@ func shuffledCopy[T any](r *rand.Rand, s []T) []T {
 // changes of less than half the load margin on every member (eligibility
 // unchanged) do not make it redirect.
 func TestPropertyHysteresis(t *testing.T) {
-	forScenarios(t, genOpts{bigCapacity: true}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 1000, genOpts{bigCapacity: true}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		if sc.cfg.LoadMargin == 0 {
 			sc.cfg.LoadMargin = 0.2
 		}
@@ -251,7 +249,7 @@ func perturb(r *rand.Rand, m Member, by float64) int {
 // the member holding or receiving its lease when that member can serve
 // it, and that member keeps it at IKE_SA_INIT and IKE_AUTH.
 func TestPropertyClientJourney(t *testing.T) {
-	forScenarios(t, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
+	forScenarios(t, 3000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		ps := policies(t, sc)
 		for _, remote := range sc.clients {
 			portCapable := r.IntN(3) == 0
