@@ -30,8 +30,8 @@ const (
 // use: each IKE SA has a single owner.
 type SK struct {
 	aead  cipher.AEAD // AEAD ciphers
-	salt  [4]byte
-	seq   uint64 // IV of the last sealed message (AEAD)
+	nonce [12]byte    // salt | IV (RFC 5282 §4); the salt part is fixed
+	seq   uint64      // IV of the last sealed message (AEAD)
 	block cipher.Block
 	mac   hash.Hash // HMAC for AES-CBC
 	rand  io.Reader
@@ -56,7 +56,7 @@ func (s Suite) NewSK(encrKey, integKey []byte, rand io.Reader) (*SK, error) {
 	var err error
 	if e.newAEAD != nil {
 		sk.aead, err = e.newAEAD(encrKey[:e.keySize])
-		copy(sk.salt[:], encrKey[e.keySize:])
+		copy(sk.nonce[:4], encrKey[e.keySize:])
 	} else {
 		sk.block, err = e.newBlock(encrKey)
 		sk.mac = hmac.New(a.newHash, integKey)
@@ -125,10 +125,8 @@ func (sk *SK) Seal(msg, plaintext []byte) ([]byte, error) {
 	if sk.aead != nil {
 		sk.seq++
 		binary.BigEndian.PutUint64(iv, sk.seq)
-		var nonce [12]byte
-		copy(nonce[:4], sk.salt[:])
-		copy(nonce[4:], iv)
-		return sk.aead.Seal(out[:ivEnd], nonce[:], pt, out[:n]), nil
+		copy(sk.nonce[4:], iv)
+		return sk.aead.Seal(out[:ivEnd], sk.nonce[:], pt, out[:n]), nil
 	}
 	if _, err := io.ReadFull(sk.rand, iv); err != nil {
 		return nil, fmt.Errorf("ikecrypto: reading AES-CBC IV: %w", err)
@@ -167,12 +165,10 @@ func (sk *SK) Open(msg []byte, body int) ([]byte, error) {
 		if len(data) < sk.ivSize+1+sk.tagSize {
 			return nil, fmt.Errorf("encrypted payload of %d octets: %w", len(data), ErrIntegrity)
 		}
-		var nonce [12]byte
-		copy(nonce[:4], sk.salt[:])
-		copy(nonce[4:], data[:sk.ivSize])
+		copy(sk.nonce[4:], data[:sk.ivSize])
 		ct := data[sk.ivSize:]
 		var err error
-		if pt, err = sk.aead.Open(ct[:0], nonce[:], ct, msg[:body]); err != nil {
+		if pt, err = sk.aead.Open(ct[:0], sk.nonce[:], ct, msg[:body]); err != nil {
 			return nil, fmt.Errorf("AEAD tag: %w", ErrIntegrity)
 		}
 	} else {

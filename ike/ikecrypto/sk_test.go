@@ -294,7 +294,7 @@ func TestOpenBadPadLength(t *testing.T) {
 	inner := []byte{1, 2, 3, 9}
 	msg := header(sealer, len(inner)-1)
 	iv := []byte{0, 0, 0, 0, 0, 0, 0, 1}
-	nonce := append(append([]byte{}, sealer.salt[:]...), iv...)
+	nonce := append(append([]byte{}, sealer.nonce[:4]...), iv...)
 	msg = sealer.aead.Seal(append(msg, iv...), nonce, inner, msg)
 	_, err := opener.Open(msg, ikeHeaderLen+4)
 	var e *Error
@@ -311,7 +311,7 @@ func TestOpenAcceptsPadding(t *testing.T) {
 	pt := append(append(bytes.Clone(inner), repeat(0xee, 255)...), 255)
 	msg := header(sealer, len(pt)-1)
 	iv := []byte{0, 0, 0, 0, 0, 0, 0, 9}
-	nonce := append(append([]byte{}, sealer.salt[:]...), iv...)
+	nonce := append(append([]byte{}, sealer.nonce[:4]...), iv...)
 	msg = sealer.aead.Seal(append(msg, iv...), nonce, pt, msg)
 	got, err := opener.Open(msg, ikeHeaderLen+4)
 	if err != nil || !bytes.Equal(got, inner) {
