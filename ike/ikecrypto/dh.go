@@ -66,6 +66,11 @@ var groupCatalog = [...]groupSpec{
 // curves P-256, P-384 and P-521 as ECP groups (RFC 5903) or Curve25519
 // (RFC 8031). A Group is an immutable catalog entry; obtain one from
 // LookupGroup. The zero Group is not usable.
+//
+// The elliptic-curve groups run on crypto/ecdh, which is constant time. The
+// MODP group uses math/big, which is not: its exponentiation time depends on
+// the (ephemeral) exponent. Prefer the curve groups; MODP-2048 is there
+// because RFC 8247 §2.4 makes it a MUST.
 type Group struct{ s *groupSpec }
 
 // LookupGroup returns the D-H group with the given number, or an error

@@ -248,7 +248,15 @@ func TestSplitKEYMATOrder(t *testing.T) {
 
 	// The same order with separate integrity keys, through an internal
 	// suite (the ESP catalog itself holds only AEAD ciphers).
-	cbc := ESPSuite{encr: &encrCatalog[3], integ: &integCatalog[1]}
+	cbcEncr, err := LookupEncr(EncrAESCBC, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha256Integ, err := LookupInteg(IntegHMACSHA2_256_128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cbc := ESPSuite{encr: cbcEncr.s, integ: sha256Integ.s}
 	km = make([]byte, cbc.KEYMATSize())
 	for i := range km {
 		km[i] = byte(i)

@@ -429,3 +429,69 @@ func TestNewSKKeyLength(t *testing.T) {
 		}
 	}
 }
+
+// More of the strongSwan capture (lab/samples/ikev2-redirect-informational.pcap,
+// first IKE SA of the .uat file, UDP payloads without the non-ESP marker):
+// both IKE_AUTH messages and the Delete exchange decrypt, and their inner
+// payloads form a well-formed payload chain (RFC 7296 §3.2).
+func TestOpenCapturedExchange(t *testing.T) {
+	s := mustSuite(t, EncrAESCBC, 128, IntegHMACSHA2_256_128, PRFHMACSHA2_256)
+	k := &Keys{
+		SKei: unhex(t, "5022ae1cdabd18345c18e75e98cd4823"),
+		SKer: unhex(t, capturedCBC.sker),
+		SKai: unhex(t, "68a96a33d4def2f1c955d32aaa087ad55560423ce22903dcbb860fbef105246f"),
+		SKar: unhex(t, capturedCBC.skar),
+	}
+	_, fromInitiator, err := s.NewSKPair(k, false, nil) // the responder's inbound SK
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fromResponder, err := s.NewSKPair(k, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := []struct {
+		frame  int
+		sk     *SK
+		msg    string
+		prefix string // expected start of the inner payloads
+		exact  bool
+	}{
+		{3, fromInitiator, `613145f75678a967231f60ca332461562e2023080000000100000130230001141a359c00118db05c72c0cae4c0713389df6d45fbbabe82db314ecabd6d4c61a57eaf2e1b2345dcfde7b44c5e9a634acc5dfcb63423ffe3b3d9d017b657a391308f3f5bf3632b3bcca1b0547105db43b10829684355d6a4adf49d82d50f40efcb43adad2ca8f6944f556b2f6a5136778742c0de12019aba1134223129678b6b3e449e70392e8382ebec98472c14c2fdab63c961be0321c4f07fc3f8970665d9347ae617d7db35d7d3d62e4f9f9cc232d772470c3d631c3da4ba97e8246c4e6aea90022c5e72cc8d499cbda1f25e9a3140d4d3be279258dc591c2caae3f32747ee5ed2c7db799a512366315ccbe6ebd438b9dbfa59b620c1b6ad18d4fec1c1497410d6e1c9921d6a5c28e6b8a522c276b2`,
+			"27000012 02000000 6d6e2e6578616d706c65", false}, // IDi: ID_FQDN mn.example
+		{4, fromResponder, `613145f75678a967231f60ca332461562e2023200000000100000110240000f473733abadf09b019277bf8ea8513f90c9defe7935b6539f951ba0db72a67a052a594096ddb48870988a6f4f7aca5e179dac30bc8a9bd79dadcbf2c6a0280bd6e0e4e610f64b106e5602661174cc43fc4fa1c7c8e3ccdce413f78f8586a3d08b7245fe6c1fd63e65504d62daded765027132bfb37085273e749e672f214754925c83f65aa6cbf302e0188e0c55ed0bcc4ac08c83baef7e6834a0be3e46eda7d580f199dad68609360bfb2cbb9367a90f017ab12c5f562461a92fcb5a8c7ea48cd0d59314917013b7e48e32d2466b130250ee65805fe6df8dd94d7b22c6389d1173811abd3559cf4a9287c0326cf46768c`,
+			"", false},
+		{15, fromInitiator, `613145f75678a967231f60ca332461562e20250800000002000000502a0000342523066bee6eae9de1ebe7c2e4a441aff9202a03ee564c83ca7011f5c800c192438922a5d831b9c14f8a4b7d019f09b9`,
+			"0000000801000000", true}, // Delete of the IKE SA
+		{16, fromResponder, `613145f75678a967231f60ca332461562e20252000000002000000500000003498e9041d9faae62d1bc7eeecc14b98a9c1fcb66dfd6dab4ac9ef49b5989802229582484db131ce03da92fb410a29e7ed`,
+			"", true}, // the empty answer
+	}
+	for _, f := range frames {
+		msg := unhex(t, f.msg)
+		first := msg[ikeHeaderLen] // the SK payload's Next Payload
+		pt, err := f.sk.Open(msg, ikeHeaderLen+4)
+		if err != nil {
+			t.Fatalf("frame %d: %v", f.frame, err)
+		}
+		want := unhex(t, f.prefix)
+		if f.exact && !bytes.Equal(pt, want) || !bytes.HasPrefix(pt, want) {
+			t.Errorf("frame %d: inner payloads %x, want %x", f.frame, pt, want)
+		}
+		// Walk the generic payload headers: they must end exactly at the
+		// end of the plaintext, with Next Payload 0 last.
+		next, off := first, 0
+		for next != 0 {
+			if off+4 > len(pt) {
+				t.Fatalf("frame %d: payload header at %d beyond %d octets", f.frame, off, len(pt))
+			}
+			n := int(binary.BigEndian.Uint16(pt[off+2:]))
+			if n < 4 {
+				t.Fatalf("frame %d: payload length %d at %d", f.frame, n, off)
+			}
+			next, off = pt[off], off+n
+		}
+		if off != len(pt) {
+			t.Errorf("frame %d: payload chain ends at %d of %d octets", f.frame, off, len(pt))
+		}
+	}
+}

@@ -31,7 +31,9 @@ type Transform interface {
 // error wrapping ErrUnsupportedTransform for anything this package does not
 // implement, including a Key Length on a transform that must not carry one
 // (RFC 7296 §3.3.5). Proposal selection asks it about every transform of an
-// IKE proposal; the result can be converted with a type switch.
+// IKE proposal; the result can be converted with a type switch. D-H group
+// NONE (0, no PFS in a CHILD_SA proposal) and ESN transforms are not crypto
+// and not in the catalog: the state machine handles them.
 func Lookup(t TransformType, id uint16, keyBits int) (Transform, error) {
 	if t != TransformTypeENCR && keyBits != 0 {
 		return nil, fmt.Errorf("%v transform %d with Key Length %d: %w", t, id, keyBits, ErrUnsupportedTransform)
