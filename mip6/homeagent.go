@@ -1,0 +1,155 @@
+package mip6
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mip6ha/mip6ha/mip6/mh"
+)
+
+// HomeAgent is the Mobility Header endpoint of a home agent. It applies
+// the receive rules of RFC 6275 §9.2 to whole IPv6 packets, hands Binding
+// Updates to its binding cache (whose methods it has: Tick, Switch,
+// CompleteDAD, Lookup ...), answers unknown MH Types with rate-limited
+// Binding Errors (RFC 6275 §9.3.3), and notes a mobile node's Binding
+// Error refusing a Home Agent Switch (RFC 5142 §5.3).
+//
+// It is safe for concurrent use.
+type HomeAgent struct {
+	*BindingCache
+
+	beMu     sync.Mutex
+	be       tokenBucket
+	beSent   atomic.Uint64
+	received [256]atomic.Uint64
+}
+
+// NewHomeAgent returns a home agent with an empty binding cache.
+func NewHomeAgent(cfg HomeAgentConfig, now time.Time) (*HomeAgent, error) {
+	c, err := NewBindingCache(cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	return &HomeAgent{BindingCache: c, be: newTokenBucket(c.cfg.BindingErrorRate)}, nil
+}
+
+// Result is what became of a received packet.
+type Result struct {
+	// Type is the MH Type, when the Mobility Header could be framed.
+	Type mh.Type
+	// Drop says why the packet was discarded (DropNone: it was handled).
+	Drop DropReason
+	// Decision is the outcome of a Binding Update (Type is
+	// TypeBindingUpdate and the message parsed).
+	Decision Decision
+	// Send is a message to send back, a Binding Error, when Send.Message
+	// is not nil.
+	Send Outgoing
+	// ParamProblem, when not negative, is the Pointer of an ICMPv6
+	// Parameter Problem, code 0, the caller SHOULD send to the packet's
+	// source (RFC 6275 §9.2): a bad Payload Proto or Header Len.
+	ParamProblem int
+	// SwitchRefused says the packet was a Binding Error with status 2 from
+	// a mobile node that was sent a Home Agent Switch: retransmissions
+	// stopped.
+	SwitchRefused bool
+}
+
+// Receive processes an IPv6 packet carrying a Mobility Header addressed to
+// this home agent (for the all-in-tunnel form, the inner packet after ESP
+// decapsulation, with ctx.InTunnel set).
+func (ha *HomeAgent) Receive(now time.Time, ctx Context, pkt []byte) Result {
+	res := Result{ParamProblem: -1}
+	ip, h, err := mh.ParsePacket(pkt)
+	if h != nil {
+		res.Type = h.Type()
+	}
+	if err != nil {
+		var pe *mh.ParseError
+		switch {
+		case errors.Is(err, mh.ErrChecksum):
+			res.Drop = DropChecksum
+		case errors.Is(err, mh.ErrUnknownType):
+			res.Drop = DropUnknownType
+			res.Send = ha.bindingError(now, ip, mh.BEUnrecognizedType)
+		case errors.As(err, &pe) && (pe.Err == mh.ErrPayloadProto || pe.Err == mh.ErrHeaderLen):
+			res.Drop, res.ParamProblem = DropParameterProblem, pe.Offset
+		default:
+			res.Drop = DropMalformed
+		}
+		ha.drops[res.Drop].Add(1)
+		return res
+	}
+	ha.received[h.Type()].Add(1)
+	switch h.Type() {
+	case mh.TypeBindingUpdate:
+		bu, err := mh.ParseBindingUpdate(h)
+		if err != nil {
+			res.Drop = DropMalformed
+			break
+		}
+		res.Decision = ha.Update(now, ctx, ip, bu)
+		res.Drop = res.Decision.Drop
+		return res // Update counted its own drops
+	case mh.TypeBindingError:
+		be, err := mh.ParseBindingError(h)
+		if err != nil {
+			res.Drop = DropMalformed
+			break
+		}
+		// The Binding Error came over the SA of the mobile node whose home
+		// address is AuthorizedHoA; its own HoA field is unspecified
+		// because a Home Agent Switch carries no Home Address option.
+		if be.Status == mh.BEUnrecognizedType && ctx.AuthorizedHoA.IsValid() {
+			res.SwitchRefused = ha.switchRefused(ctx.AuthorizedHoA)
+		}
+		return res
+	default:
+		res.Drop = DropNotForHomeAgent
+	}
+	ha.drops[res.Drop].Add(1)
+	return res
+}
+
+// bindingError builds a Binding Error for the offending packet ip: to its
+// source if that is unicast, carrying its Home Address option's address or
+// the unspecified address (RFC 6275 §9.3.3), if the rate limit allows.
+func (ha *HomeAgent) bindingError(now time.Time, ip mh.IPv6, st mh.BEStatus) Outgoing {
+	if !unicast(ip.Src) {
+		return Outgoing{}
+	}
+	ha.beMu.Lock()
+	ok := ha.be.allow(now)
+	ha.beMu.Unlock()
+	if !ok {
+		return Outgoing{}
+	}
+	ha.beSent.Add(1)
+	hoa := ip.HAO
+	if !hoa.IsValid() {
+		hoa = netip.IPv6Unspecified()
+	}
+	return Outgoing{
+		IP:      mh.IPv6{Src: ip.Dst, Dst: ip.Src},
+		Message: mh.BindingError{Status: st, HoA: hoa},
+	}
+}
+
+// HomeAgentStats adds the packet counters of a HomeAgent to the cache's.
+type HomeAgentStats struct {
+	Stats
+	Received          [256]uint64 // well-formed messages received, by MH Type
+	BindingErrorsSent uint64
+}
+
+// Stats returns the counters.
+func (ha *HomeAgent) Stats() HomeAgentStats {
+	st := HomeAgentStats{Stats: ha.BindingCache.Stats(), BindingErrorsSent: ha.beSent.Load()}
+	for i := range st.Received {
+		st.Received[i] = ha.received[i].Load()
+	}
+	return st
+}
