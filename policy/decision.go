@@ -113,7 +113,8 @@ func (d Decision) WriteTable(w io.Writer) error {
 	if len(d.Scores) == 0 {
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tSITE\tDISTANCE\tLOAD\tRATIO\tELIGIBLE\tRANK\tADDRESS\t")
 	for _, s := range d.Scores {
 		name := s.Member
@@ -131,7 +132,13 @@ func (d Decision) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d\t%.2f\t%s\t%s\t%s\t%s\n",
 			name, s.Site, s.Distance, s.Load, s.Capacity, s.LoadRatio, eligible, rank, endpoint(s.Addr, s.Port), chosen)
 	}
-	return tw.Flush()
+	tw.Flush() // into a strings.Builder: cannot fail
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // table scores every member for loc: eligible members in rank order, then

@@ -51,23 +51,36 @@
 // A member keeps a node unless the first-ranked member is clearly better:
 // nearer by more than Config.DistanceMargin, or (for a new node only) no
 // farther and with a load ratio lower by more than Config.LoadMargin. A
-// member that is unhealthy, draining or full always gives the node away
-// when someone else can take it. Bound nodes move for distance only.
+// member that is unhealthy, draining or full gives the node to the
+// first-ranked member that can take it, except in the loop guards below:
+// it does not send a client back to the member in REDIRECTED_FROM, and a
+// full member keeps a client that another member redirected to it. Bound
+// nodes move for distance only (or when this member can no longer keep
+// them).
 //
 // # Loop freedom
 //
-// A redirect always names the first-ranked member of the sender's view.
-// On the same view that member ranks itself first and stays: a redirect
-// chain ends after one placement hop. A lease redirect at IKE_AUTH adds at
-// most one more, because a member that a client reaches with
-// REDIRECTED_FROM naming a cluster member keeps it when it is serving
-// (reason redirected-here): the sender either ranked us first or sent the
-// client to its lease. A client is never redirected by placement to the
-// member named in REDIRECTED_FROM (it stays instead, reason
-// redirected-from-guard), and a bound node is never moved back to the
-// member it came from within Config.LoopWindow. When views disagree these
-// guards still stop ping-pong between two members; the client's own limit
-// (MAX_REDIRECTS, RFC 5685 §7) bounds anything longer.
+// A placement redirect names the member that ranks first in the sender's
+// view. On the same view that member ranks itself first and keeps the
+// client, so a chain of placement redirects ends after one hop. A member
+// that a client reaches with REDIRECTED_FROM naming a cluster member keeps
+// it when it is serving (reason redirected-here): the sender either ranked
+// us first or sent the client to its lease. So a lease redirect at
+// IKE_AUTH adds at most one hop, and a client's whole attachment takes at
+// most two redirects on a consistent view, an anycast start included
+// (the anycast redirect counts as the placement hop; the unicast address
+// it names keeps the client by the same ranking and margins). The
+// property tests check these statements on random views.
+//
+// Placement never sends a client to the member named in REDIRECTED_FROM
+// (it stays instead, reason redirected-from-guard), and a bound node is
+// never moved back to the member it came from within Config.LoopWindow.
+// When views disagree these guards still stop ping-pong between two
+// members; the client's own limit (MAX_REDIRECTS, RFC 5685 §7) bounds
+// anything longer. A lease redirect at IKE_AUTH may name the member in
+// REDIRECTED_FROM: the lease, not the locator, says where an identity is
+// served, and that member keeps the client (redirected-here, then
+// lease-here).
 //
 // REDIRECTED_FROM is unauthenticated (RFC 5685 §11). Trusting it only lets
 // a client stay on the serving member it contacted, which a client can
