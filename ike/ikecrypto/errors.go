@@ -72,6 +72,12 @@ var (
 	// (RFC 7427 §3). It is an authentication failure towards the peer.
 	ErrMalformedAuthData = &Error{"malformed authentication data", notifyAuthenticationFailed}
 
+	// ErrSignatureKey reports a local signing key that does not fit the
+	// requested authentication method or signature scheme, or a peer whose
+	// announced hashes leave no scheme for the key. It is a configuration
+	// error on this side.
+	ErrSignatureKey = &Error{"signing key does not fit the authentication method", notifyNone}
+
 	// ErrCertificate reports a peer certificate that does not chain to a
 	// trusted root or does not match the peer's identity (RFC 7296 §3.5,
 	// RFC 4945 §3.1): AUTHENTICATION_FAILED.
@@ -81,9 +87,3 @@ var (
 	// table has no name for, so no key-log line can be written for it.
 	ErrNoKeyLogName = &Error{"transform unknown to the tshark IKEv2 decryption table", notifyNone}
 )
-
-// ErrSignatureKey reports a local signing key that does not fit the
-// requested authentication method or signature scheme, or a peer whose
-// announced hashes leave no scheme for the key. It is a configuration error
-// on this side.
-var ErrSignatureKey = &Error{"signing key does not fit the authentication method", notifyNone}

@@ -180,10 +180,10 @@ type HashAlgorithm uint16
 
 // Hash algorithm identifiers (RFC 7427 §7).
 const (
-	HashSHA1     HashAlgorithm = 1
-	HashSHA2_256 HashAlgorithm = 2
-	HashSHA2_384 HashAlgorithm = 3
-	HashSHA2_512 HashAlgorithm = 4
+	HashSHA1     HashAlgorithm = 1 // SHA1 (never used for signing here, RFC 8247 §3.2)
+	HashSHA2_256 HashAlgorithm = 2 // SHA2-256
+	HashSHA2_384 HashAlgorithm = 3 // SHA2-384
+	HashSHA2_512 HashAlgorithm = 4 // SHA2-512
 )
 
 // String returns the IANA name of the hash algorithm.

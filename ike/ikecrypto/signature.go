@@ -334,6 +334,7 @@ func ChooseSignatureScheme(pub crypto.PublicKey, peerHashes []HashAlgorithm, rsa
 // DigitalSignature is parsed Authentication Data of the Digital Signature
 // method (RFC 7427 §3).
 type DigitalSignature struct {
+	// Scheme is the signature algorithm named by the AlgorithmIdentifier.
 	Scheme SignatureScheme
 	// SaltLength is the RSASSA-PSS salt length from the AlgorithmIdentifier
 	// parameters (0 for other schemes).

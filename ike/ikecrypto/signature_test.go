@@ -258,7 +258,12 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		if err := VerifyAuthData(tc.signer.Public(), tc.method, data, msg, allHashes); err != nil {
 			t.Errorf("%s: verify: %v", name, err)
 		}
-		for i := range data {
+		// Flip one bit in each of a spread of octets: the AlgorithmIdentifier,
+		// both ends, and every 31st octet of the signature.
+		for i := 0; i < len(data); i++ {
+			if i > 24 && i%31 != 0 && i != len(data)-1 {
+				continue
+			}
 			bad := bytes.Clone(data)
 			bad[i] ^= 0x01
 			if err := VerifyAuthData(tc.signer.Public(), tc.method, bad, msg, allHashes); err == nil {

@@ -26,8 +26,10 @@ const (
 //
 // With an AEAD cipher the 8-octet IV is a per-SK counter, so an IV is never
 // repeated under a key (RFC 5282 §3.1); with AES-CBC it is read from the
-// injected random source (RFC 7296 §3.14). An SK is not safe for concurrent
-// use: each IKE SA has a single owner.
+// injected random source (RFC 7296 §3.14). Make exactly one sealing SK per
+// key and keep it for the life of the IKE SA: a second SK for the same key
+// would start its counter again at 1 and repeat IVs. An SK is not safe for
+// concurrent use: each IKE SA has a single owner.
 type SK struct {
 	aead  cipher.AEAD // AEAD ciphers
 	nonce [12]byte    // salt | IV (RFC 5282 §4); the salt part is fixed
