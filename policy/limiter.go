@@ -15,7 +15,8 @@ import (
 // Time is an input: the Limiter reads no clock and starts no goroutine.
 // Pass monotonic times (time.Now values); a time earlier than a previous
 // one is treated as no time having passed. A Limiter is not safe for
-// concurrent use; the goroutine that executes moves owns it.
+// concurrent use; the goroutine that executes moves owns it. The zero
+// Limiter has the defaults: one move per second, burst 1.
 type Limiter struct {
 	interval  time.Duration
 	tolerance time.Duration // (burst-1) * interval
@@ -48,6 +49,7 @@ func (c Config) NewLimiter() (*Limiter, error) {
 
 // Allow reports whether a move may start at now, and if so takes a token.
 func (l *Limiter) Allow(now time.Time) bool {
+	l.defaults()
 	now = l.clamp(now)
 	tat := l.tat
 	if tat.Before(now) {
@@ -63,6 +65,7 @@ func (l *Limiter) Allow(now time.Time) bool {
 // Next returns the earliest time at or after now at which Allow will
 // succeed: now itself when a token is available.
 func (l *Limiter) Next(now time.Time) time.Time {
+	l.defaults()
 	if now.Before(l.last) {
 		now = l.last
 	}
@@ -81,4 +84,11 @@ func (l *Limiter) clamp(now time.Time) time.Time {
 	}
 	l.last = now
 	return now
+}
+
+// defaults gives the zero Limiter DefaultSwitchInterval and burst 1.
+func (l *Limiter) defaults() {
+	if l.interval == 0 {
+		l.interval = DefaultSwitchInterval
+	}
 }

@@ -156,3 +156,14 @@ func TestNewLimiterErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLimiterZeroValue(t *testing.T) {
+	var l Limiter
+	if !l.Allow(t0) || l.Allow(t0.Add(999*time.Millisecond)) || !l.Allow(t0.Add(time.Second)) {
+		t.Error("the zero Limiter does not allow one move per second")
+	}
+	var fresh Limiter
+	if got := fresh.Next(t0); !got.Equal(t0) {
+		t.Errorf("Next on a fresh zero Limiter = %v, want now", got)
+	}
+}

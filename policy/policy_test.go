@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
@@ -467,5 +469,34 @@ func TestSelf(t *testing.T) {
 	}
 	if p.Config() != DefaultConfig() {
 		t.Errorf("Config() = %+v", p.Config())
+	}
+}
+
+// A Policy is shared by the home agent's shards: concurrent decisions,
+// explanations and drain plans see the same answers (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	p := mustNew(t, DefaultConfig(), fixtureView("ha2"))
+	want := p.Explain(AtInit{Remote: clientWest6})
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				if d := p.AtInit(AtInit{Remote: clientWest6}); d.Target != want.Target {
+					errs <- fmt.Sprintf("goroutine %d: %v", g, d)
+					return
+				}
+				if d := p.Explain(AtInit{Remote: clientWest6}); !reflect.DeepEqual(d, want) {
+					errs <- fmt.Sprintf("goroutine %d: %v", g, d)
+					return
+				}
+				p.PlanDrain(nodes(i%5, func(int) netip.Addr { return clientEast4 }))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
