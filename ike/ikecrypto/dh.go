@@ -125,7 +125,7 @@ func (g Group) GenerateKey(rand io.Reader) (*PrivateKey, error) {
 	buf := make([]byte, s.scalarSize)
 	for range maxScalarTries {
 		if _, err := io.ReadFull(rand, buf); err != nil {
-			return nil, fmt.Errorf("ikecrypto: %v private key: %w", s.id, err)
+			return nil, fmt.Errorf("%v private key: %w: %w", s.id, ErrRandomSource, err)
 		}
 		buf[0] &= s.scalarMask
 		if s.kind == kindMODP {
@@ -146,7 +146,7 @@ func (g Group) GenerateKey(rand io.Reader) (*PrivateKey, error) {
 		}
 		return &PrivateKey{group: g, ecdh: priv, public: pub}, nil
 	}
-	return nil, fmt.Errorf("ikecrypto: %v private key: no valid scalar in %d tries from the random source", s.id, maxScalarTries)
+	return nil, fmt.Errorf("%v private key: no valid scalar in %d tries: %w", s.id, maxScalarTries, ErrRandomSource)
 }
 
 // PrivateKey is an ephemeral D-H private key with its public value.
@@ -175,16 +175,20 @@ func (k *PrivateKey) PublicValue() []byte { return k.public }
 // all-zero result (a low-order peer value) is refused. A failed check returns
 // an error wrapping ErrInvalidKeyExchange.
 func (k *PrivateKey) SharedSecret(peer []byte) ([]byte, error) {
-	y, err := k.group.parsePublic(peer)
+	s := k.group.s
+	if s.kind == kindMODP {
+		y, err := k.group.parseMODP(peer)
+		if err != nil {
+			return nil, err
+		}
+		z := new(big.Int).Exp(y, k.x, s.p)
+		return z.FillBytes(make([]byte, s.secretSize)), nil
+	}
+	pub, err := k.group.parseCurve(peer)
 	if err != nil {
 		return nil, err
 	}
-	s := k.group.s
-	if s.kind == kindMODP {
-		z := new(big.Int).Exp(y.(*big.Int), k.x, s.p)
-		return z.FillBytes(make([]byte, s.secretSize)), nil
-	}
-	z, err := k.ecdh.ECDH(y.(*ecdh.PublicKey))
+	z, err := k.ecdh.ECDH(pub)
 	if err != nil { // X25519: all-zero output from a low-order point
 		return nil, fmt.Errorf("%v public value: %v: %w", s.id, err, ErrInvalidKeyExchange)
 	}
@@ -195,41 +199,59 @@ func (k *PrivateKey) SharedSecret(peer []byte) ([]byte, error) {
 // Exchange Data without computing a secret. The X25519 low-order check needs
 // the scalar multiplication and is therefore only done by SharedSecret.
 func (g Group) CheckPublicValue(peer []byte) error {
-	_, err := g.parsePublic(peer)
+	var err error
+	if g.s.kind == kindMODP {
+		_, err = g.parseMODP(peer)
+	} else {
+		_, err = g.parseCurve(peer)
+	}
 	return err
 }
 
-// parsePublic validates peer Key Exchange Data and returns it as a *big.Int
-// (MODP) or an *ecdh.PublicKey.
-func (g Group) parsePublic(peer []byte) (any, error) {
-	s := g.s
-	if len(peer) != s.publicSize {
-		return nil, fmt.Errorf("%v public value of %d octets, want %d: %w", s.id, len(peer), s.publicSize, ErrInvalidKeyExchange)
+// checkLength refuses Key Exchange Data of the wrong length.
+func (g Group) checkLength(peer []byte) error {
+	if len(peer) != g.s.publicSize {
+		return fmt.Errorf("%v public value of %d octets, want %d: %w", g.s.id, len(peer), g.s.publicSize, ErrInvalidKeyExchange)
 	}
-	switch s.kind {
-	case kindMODP:
-		y := new(big.Int).SetBytes(peer)
-		if y.Cmp(big.NewInt(1)) <= 0 || y.Cmp(s.pMinus1) >= 0 {
-			return nil, fmt.Errorf("%v public value outside 1 < y < p-1: %w", s.id, ErrInvalidKeyExchange)
-		}
-		return y, nil
-	case kindX25519:
+	return nil
+}
+
+// parseMODP checks a MODP public value: 1 < y < p-1 (RFC 6989 §2.1).
+func (g Group) parseMODP(peer []byte) (*big.Int, error) {
+	if err := g.checkLength(peer); err != nil {
+		return nil, err
+	}
+	y := new(big.Int).SetBytes(peer)
+	if y.Cmp(big.NewInt(1)) <= 0 || y.Cmp(g.s.pMinus1) >= 0 {
+		return nil, fmt.Errorf("%v public value outside 1 < y < p-1: %w", g.s.id, ErrInvalidKeyExchange)
+	}
+	return y, nil
+}
+
+// parseCurve decodes an ECP point x | y, checking that it lies on the curve
+// (RFC 6989 §2.3), or a Curve25519 u-coordinate with its top bit masked
+// (RFC 8031 §3.2, RFC 7748 §5).
+func (g Group) parseCurve(peer []byte) (*ecdh.PublicKey, error) {
+	if err := g.checkLength(peer); err != nil {
+		return nil, err
+	}
+	s := g.s
+	if s.kind == kindX25519 {
 		var u [32]byte
 		copy(u[:], peer)
-		u[31] &= 0x7f // RFC 8031 §3.2 (RFC 7748 §5): mask the most significant bit
+		u[31] &= 0x7f
 		pub, err := s.curve.NewPublicKey(u[:])
 		if err != nil {
 			return nil, fmt.Errorf("%v public value: %v: %w", s.id, err, ErrInvalidKeyExchange)
 		}
 		return pub, nil
-	default:
-		sec1 := make([]byte, 1+len(peer))
-		sec1[0] = 4 // uncompressed point
-		copy(sec1[1:], peer)
-		pub, err := s.curve.NewPublicKey(sec1)
-		if err != nil {
-			return nil, fmt.Errorf("%v public value not on the curve: %w", s.id, ErrInvalidKeyExchange)
-		}
-		return pub, nil
 	}
+	sec1 := make([]byte, 1+len(peer))
+	sec1[0] = 4 // uncompressed point (SEC 1 §2.3.3)
+	copy(sec1[1:], peer)
+	pub, err := s.curve.NewPublicKey(sec1)
+	if err != nil {
+		return nil, fmt.Errorf("%v public value not on the curve: %w", s.id, ErrInvalidKeyExchange)
+	}
+	return pub, nil
 }

@@ -274,11 +274,11 @@ func TestGenerateKeyRejectsScalarAboveOrder(t *testing.T) {
 	if want := unhex(t, ecpVectors[0].gix+ecpVectors[0].giy); !bytes.Equal(k.PublicValue(), want) {
 		t.Errorf("did not skip the out-of-range scalar")
 	}
-	if _, err := g.GenerateKey(bytes.NewReader(make([]byte, 32*maxScalarTries))); err == nil {
-		t.Errorf("an all-zero random source produced a key")
+	if _, err := g.GenerateKey(bytes.NewReader(make([]byte, 32*maxScalarTries))); !errors.Is(err, ErrRandomSource) {
+		t.Errorf("an all-zero random source: err = %v, want ErrRandomSource", err)
 	}
-	if _, err := g.GenerateKey(failingReader{}); err == nil {
-		t.Errorf("a failing random source produced a key")
+	if _, err := g.GenerateKey(failingReader{}); !errors.Is(err, ErrRandomSource) {
+		t.Errorf("a failing random source: err = %v, want ErrRandomSource", err)
 	}
 }
 

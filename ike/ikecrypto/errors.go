@@ -78,6 +78,13 @@ var (
 	// error on this side.
 	ErrSignatureKey = &Error{"signing key does not fit the authentication method", notifyNone}
 
+	// ErrRandomSource reports that the injected random source failed.
+	ErrRandomSource = &Error{"random source failed", notifyNone}
+
+	// ErrSigner reports that the crypto.Signer holding the local private key
+	// failed to sign.
+	ErrSigner = &Error{"signer failed", notifyNone}
+
 	// ErrCertificate reports a peer certificate that does not chain to a
 	// trusted root or does not match the peer's identity (RFC 7296 §3.5,
 	// RFC 4945 §3.1): AUTHENTICATION_FAILED.

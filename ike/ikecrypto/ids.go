@@ -145,7 +145,7 @@ func (g DHGroup) String() string {
 type AuthMethod uint8
 
 // Authentication methods implemented by this package (RFC 7296 §3.8,
-// RFC 4754 §7, RFC 7427 §3).
+// RFC 4754, RFC 7427 §3).
 const (
 	AuthRSASignature     AuthMethod = 1  // RSA Digital Signature (PKCS#1 v1.5, SHA-1)
 	AuthSharedKeyMIC     AuthMethod = 2  // Shared Key Message Integrity Code

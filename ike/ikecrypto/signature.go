@@ -182,9 +182,10 @@ func digest(h crypto.Hash, msg []byte) []byte {
 	return d.Sum(nil)
 }
 
-// ecdsaMethod describes AUTH methods 9, 10 and 11 (RFC 4754 §7): a fixed
-// curve and hash, and a signature that is r | s, each left-padded to the
-// curve's size (as strongSwan does).
+// ecdsaMethod describes AUTH methods 9, 10 and 11 (RFC 4754): a fixed curve
+// and hash, and a signature that is r | s, each left-padded to the curve's
+// size. RFC 4754 is not among the design references; the encoding is the one
+// strongSwan sends and accepts.
 type ecdsaMethod struct {
 	curve elliptic.Curve
 	hash  crypto.Hash
@@ -211,7 +212,7 @@ func (e ecdsaMethod) size() int { return (e.curve.Params().BitSize + 7) / 8 }
 //     must hold an RSA key.
 //   - AuthECDSASHA256P256, AuthECDSASHA384P384, AuthECDSASHA512P521: ECDSA
 //     with the method's hash, encoded as r | s each left-padded to the curve
-//     size (RFC 4754 §7); signer must hold a key on the method's curve.
+//     size (RFC 4754); signer must hold a key on the method's curve.
 //   - AuthDigitalSignature: ASN.1 Length | AlgorithmIdentifier | signature
 //     for scheme (RFC 7427 §3), the signature DER Ecdsa-Sig-Value for ECDSA;
 //     ChooseSignatureScheme picks a scheme the peer accepts.
@@ -229,7 +230,11 @@ func SignAuthData(rand io.Reader, signer crypto.Signer, method AuthMethod, schem
 		if _, ok := signer.Public().(*rsa.PublicKey); !ok {
 			return nil, fmt.Errorf("%v needs an RSA key: %w", method, ErrSignatureKey)
 		}
-		return signer.Sign(rand, digest(crypto.SHA1, signedOctets), crypto.SHA1)
+		sig, err := signer.Sign(rand, digest(crypto.SHA1, signedOctets), crypto.SHA1)
+		if err != nil {
+			return nil, fmt.Errorf("%v: %w: %w", method, ErrSigner, err)
+		}
+		return sig, nil
 	case AuthECDSASHA256P256, AuthECDSASHA384P384, AuthECDSASHA512P521:
 		em, _ := ecdsaMethodOf(method)
 		if pub, ok := signer.Public().(*ecdsa.PublicKey); !ok || pub.Curve != em.curve {
@@ -237,7 +242,7 @@ func SignAuthData(rand io.Reader, signer crypto.Signer, method AuthMethod, schem
 		}
 		der, err := signer.Sign(rand, digest(em.hash, signedOctets), em.hash)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%v: %w: %w", method, ErrSigner, err)
 		}
 		return ecdsaRawFromDER(der, em.size())
 	case AuthDigitalSignature:
@@ -255,7 +260,7 @@ func SignAuthData(rand io.Reader, signer crypto.Signer, method AuthMethod, schem
 		}
 		sig, err := signer.Sign(rand, digest(h, signedOctets), opts)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%v: %w: %w", p.name, ErrSigner, err)
 		}
 		out := make([]byte, 0, 1+len(p.algID)+len(sig))
 		out = append(append(append(out, byte(len(p.algID))), p.algID...), sig...)
@@ -288,7 +293,7 @@ func ecdsaRawFromDER(der []byte, size int) ([]byte, error) {
 	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !in.Empty() ||
 		!seq.ReadASN1Integer(&r) || !seq.ReadASN1Integer(&s) || !seq.Empty() ||
 		r.Sign() <= 0 || s.Sign() <= 0 || r.BitLen() > 8*size || s.BitLen() > 8*size {
-		return nil, fmt.Errorf("ikecrypto: signer returned a malformed ECDSA signature")
+		return nil, fmt.Errorf("malformed ECDSA signature: %w", ErrSigner)
 	}
 	out := make([]byte, 2*size)
 	r.FillBytes(out[:size])
@@ -467,7 +472,7 @@ func parseHashAlgorithm(s *cryptobyte.String) (asn1.ObjectIdentifier, error) {
 //
 //   - AuthRSASignature: RSASSA-PKCS1-v1_5 with SHA-1 (RFC 7296 §3.8).
 //   - AuthECDSASHA256P256, AuthECDSASHA384P384, AuthECDSASHA512P521: r | s
-//     with the method's curve and hash (RFC 4754 §7).
+//     with the method's curve and hash (RFC 4754).
 //   - AuthDigitalSignature: the scheme named by the AlgorithmIdentifier
 //     (RFC 7427 §3), whose hash must be one of announced, the hashes this
 //     side sent in SIGNATURE_HASH_ALGORITHMS; the method is not allowed at

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -393,7 +394,7 @@ func TestChooseSignatureScheme(t *testing.T) {
 }
 
 // A hand-made r | s with leading zero octets (small r) still verifies: r and
-// s are left-padded, never shortened (RFC 4754 §7).
+// s are left-padded, never shortened.
 func TestECDSARawFromDERPadding(t *testing.T) {
 	der := unhex(t, "3008 020101 020300ff01") // r = 1, s = 0xff01
 	raw, err := ecdsaRawFromDER(der, 32)
@@ -409,6 +410,31 @@ func TestECDSARawFromDERPadding(t *testing.T) {
 	for _, bad := range []string{"3006020100020101", "30060201010201", "3008020101020300ff0100"} {
 		if _, err := ecdsaRawFromDER(unhex(t, bad), 32); err == nil {
 			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// brokenSigner fails every signature, as an HSM that went away would.
+type brokenSigner struct{ crypto.Signer }
+
+func (brokenSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("token removed")
+}
+
+func TestSignerFailure(t *testing.T) {
+	rsaKey := brokenSigner{parseKey(t, "rsa2048-key.pem")}
+	ecKey := brokenSigner{testECKeys(t)["P-256"]}
+	for _, c := range []struct {
+		signer crypto.Signer
+		method AuthMethod
+		scheme SignatureScheme
+	}{
+		{rsaKey, AuthRSASignature, 0},
+		{ecKey, AuthECDSASHA256P256, 0},
+		{rsaKey, AuthDigitalSignature, RSAPSSWithSHA256},
+	} {
+		if _, err := SignAuthData(nil, c.signer, c.method, c.scheme, []byte("x")); !errors.Is(err, ErrSigner) {
+			t.Errorf("%v: err = %v, want ErrSigner", c.method, err)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func (sk *SK) Seal(msg, plaintext []byte) ([]byte, error) {
 		return sk.aead.Seal(out[:ivEnd], sk.nonce[:], pt, out[:n]), nil
 	}
 	if _, err := io.ReadFull(sk.rand, iv); err != nil {
-		return nil, fmt.Errorf("ikecrypto: reading AES-CBC IV: %w", err)
+		return nil, fmt.Errorf("AES-CBC IV: %w: %w", ErrRandomSource, err)
 	}
 	cipher.NewCBCEncrypter(sk.block, iv).CryptBlocks(pt, pt)
 	sk.mac.Reset()

@@ -26,6 +26,14 @@ type Transform interface {
 	String() string
 }
 
+// The catalog entries are the transforms.
+var (
+	_ Transform = Encr{}
+	_ Transform = Integ{}
+	_ Transform = PRF{}
+	_ Transform = Group{}
+)
+
 // Lookup returns the catalog entry for transform (t, id) with the given Key
 // Length attribute in bits (0 when the transform has none). It returns an
 // error wrapping ErrUnsupportedTransform for anything this package does not
