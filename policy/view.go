@@ -149,6 +149,9 @@ func (m *member) keepExclusion() Exclusion {
 // node whose lease it holds or that another member sent it.
 func (m *member) serving() bool { return m.healthy && !m.draining }
 
+// ratio is load/capacity, 1 when capacity is 0. A division without
+// multiply-add, so it rounds the same on every platform and every member
+// ranks alike.
 func ratio(load, capacity int) float64 {
 	if capacity <= 0 {
 		return 1
