@@ -14,7 +14,17 @@ import (
 // "not yet" without anything more specific to report.
 var ErrNotYet = errors.New("condition not met yet")
 
-// Poll calls cond until it returns nil or ctx ends, with a back-off from
+// Permanent wraps an error that a Poll condition returns to stop waiting at
+// once: the awaited state can no longer come (the daemon died).
+func Permanent(err error) error { return &permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Poll calls cond until it returns nil, returns an error made with
+// Permanent, or ctx ends, with a back-off from
 // 5 ms to 200 ms between calls. Use it for state that no event announces
 // (a socket appearing in a namespace, an address finishing DAD); await an
 // event directly wherever there is one. On timeout the error wraps the
@@ -26,6 +36,10 @@ func Poll(ctx context.Context, what string, cond func(context.Context) error) er
 		err := cond(ctx)
 		if err == nil {
 			return nil
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return fmt.Errorf("waiting for %s: %w", what, perm.err)
 		}
 		select {
 		case <-ctx.Done():
