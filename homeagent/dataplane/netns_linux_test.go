@@ -291,7 +291,7 @@ func TestNetnsIperf3(t *testing.T) {
 		for _, streams := range []string{"1", "4"} {
 			t.Run(tc.name+"/P"+streams, func(t *testing.T) {
 				p := newNSPair(t, tc, nil)
-				srv := exec.Command("ip", "netns", "exec", p.b.name, "iperf3", "-s", "-1", "-B", p.innerB.String())
+				srv := exec.Command("ip", "netns", "exec", p.b.name, "iperf3", "-s", "-1", "--forceflush", "-B", p.innerB.String())
 				stdout, err := srv.StdoutPipe()
 				if err != nil {
 					t.Fatal(err)
@@ -332,6 +332,10 @@ func TestNetnsIperf3(t *testing.T) {
 				t.Logf("%s, %s stream(s): %.0f Mbit/s, %d retransmits, %d ESP packets, dataplane CPU %v, %.1f µs per ESP packet (both ends), drops A %v B %v",
 					tc.name, streams, res.End.SumReceived.BitsPerSecond/1e6, res.End.SumSent.Retransmits, pkts, cpu,
 					float64(cpu.Microseconds())/float64(pkts), sa.Drops, sb.Drops)
+				for _, ns := range []*netns{p.a, p.b} {
+					t.Logf("%s: %s%s", ns.name, ns.ip(t, "-s", "link", "show", "esp0"),
+						ns.exec(t, "sh", "-c", "nstat -az | grep -E 'Udp6(InDatagrams|RcvbufErrors|SndbufErrors|InErrors|OutDatagrams)'"))
+				}
 			})
 		}
 	}

@@ -77,7 +77,7 @@ func CreateTUN(name string, mtu int) (*TUN, error) {
 		err = t.nl.LinkSetMTU(link, mtu)
 	}
 	if err == nil {
-		err = t.nl.LinkSetTxQLen(link, 1000)
+		err = t.nl.LinkSetTxQLen(link, 5000)
 	}
 	if err == nil {
 		err = t.nl.LinkSetUp(link)
