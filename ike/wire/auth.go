@@ -20,7 +20,7 @@ func ParseAuth(b []byte) (Auth, error) {
 	if len(b) < 4 {
 		return Auth{}, syntaxError(PayloadAUTH, 0, "AUTH payload shorter than 4 octets")
 	}
-	return Auth{Method: AuthMethod(b[0]), Data: b[4:]}, nil
+	return Auth{Method: AuthMethod(b[0]), Data: orNil(b[4:])}, nil
 }
 
 // PayloadType returns PayloadAUTH.
@@ -81,7 +81,7 @@ func ParseDigitalSignature(data []byte) (DigitalSignature, error) {
 	if 1+n > len(data) {
 		return DigitalSignature{}, syntaxError(PayloadAUTH, 4, "ASN.1 Length exceeds the Authentication Data")
 	}
-	return DigitalSignature{AlgorithmIdentifier: data[1 : 1+n : 1+n], Signature: data[1+n:]}, nil
+	return DigitalSignature{AlgorithmIdentifier: orNil(data[1 : 1+n : 1+n]), Signature: orNil(data[1+n:])}, nil
 }
 
 // Len returns the length of the Authentication Data.

@@ -13,7 +13,7 @@ func ParseCert(b []byte) (Cert, error) {
 	if len(b) < 1 {
 		return Cert{}, syntaxError(PayloadCERT, 0, "CERT payload without Cert Encoding")
 	}
-	return Cert{Encoding: CertEncoding(b[0]), Data: b[1:]}, nil
+	return Cert{Encoding: CertEncoding(b[0]), Data: orNil(b[1:])}, nil
 }
 
 // PayloadType returns PayloadCERT.
@@ -38,7 +38,7 @@ func ParseCertReq(b []byte) (CertReq, error) {
 	if len(b) < 1 {
 		return CertReq{}, syntaxError(PayloadCERTREQ, 0, "CERTREQ payload without Cert Encoding")
 	}
-	return CertReq{Encoding: CertEncoding(b[0]), Authorities: b[1:]}, nil
+	return CertReq{Encoding: CertEncoding(b[0]), Authorities: orNil(b[1:])}, nil
 }
 
 // PayloadType returns PayloadCERTREQ.

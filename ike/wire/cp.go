@@ -121,7 +121,7 @@ func parseCFGAttribute(t CFGAttributeType, v []byte) (CFGAttribute, error) {
 	a := CFGAttribute{Type: t}
 	l, ok := cfgLayouts[t]
 	if !ok {
-		a.Value = v
+		a.Value = orNil(v)
 		return a, nil
 	}
 	if len(v) == 0 {

@@ -41,7 +41,7 @@ func ParseDelete(b []byte) (Delete, error) {
 	if size*num != len(b)-4 {
 		return Delete{}, syntaxError(PayloadDelete, 2, "SPI Size × Num of SPIs does not match the payload")
 	}
-	return Delete{ProtocolID: ProtocolID(b[0]), SPISize: b[1], SPIs: b[4:]}, nil
+	return Delete{ProtocolID: ProtocolID(b[0]), SPISize: b[1], SPIs: orNil(b[4:])}, nil
 }
 
 // Count returns the number of SPIs.

@@ -29,7 +29,7 @@ func parseID(t PayloadType, b []byte) (ID, error) {
 	if len(b) < 4 {
 		return ID{}, syntaxError(t, 0, "ID payload shorter than 4 octets")
 	}
-	return ID{Type: IDType(b[0]), Data: b[4:]}, nil
+	return ID{Type: IDType(b[0]), Data: orNil(b[4:])}, nil
 }
 
 // IDFromAddr returns an ID_IPV4_ADDR or ID_IPV6_ADDR identity for a (an

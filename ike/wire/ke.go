@@ -18,7 +18,7 @@ func ParseKE(b []byte) (KE, error) {
 	if len(b) < 4 {
 		return KE{}, syntaxError(PayloadKE, 0, "KE payload shorter than 4 octets")
 	}
-	return KE{Group: DHGroup(binary.BigEndian.Uint16(b)), Data: b[4:]}, nil
+	return KE{Group: DHGroup(binary.BigEndian.Uint16(b)), Data: orNil(b[4:])}, nil
 }
 
 // PayloadType returns PayloadKE.

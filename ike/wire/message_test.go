@@ -392,3 +392,101 @@ func TestEncryptedSplitRejectsShortBody(t *testing.T) {
 	_, _, _, err := e.Split(8, 17)
 	syntaxAt(t, err, PayloadSK, 32)
 }
+
+// checkChainTyped decodes every payload of a checked chain with its typed
+// parser, which must succeed (ParseMessage and ParsePayloads check the
+// bodies), and re-encodes the chain from the typed values; the result must
+// parse to the same types.
+func checkChainTyped(t *testing.T, ps Payloads) {
+	var b Builder
+	b.ResetChain(nil)
+	for _, p := range ps {
+		b.Add(typed(t, p))
+	}
+	out, err := b.Finish()
+	if err != nil {
+		t.Fatalf("typed re-encoding: %v", err)
+	}
+	if len(ps) == 0 {
+		return
+	}
+	again, err := parseChain(out, 0, b.First(), nil, false)
+	if err != nil {
+		t.Fatalf("typed re-encoding %x does not parse: %v", out, err)
+	}
+	if len(again) != len(ps) {
+		t.Fatalf("%d payloads after re-encoding, want %d", len(again), len(ps))
+	}
+	for i := range ps {
+		if again[i].Type != ps[i].Type {
+			t.Fatalf("payload %d: %v after re-encoding, want %v", i, again[i].Type, ps[i].Type)
+		}
+	}
+}
+
+func FuzzParseMessage(f *testing.F) {
+	for _, m := range seedMessages(f) {
+		f.Add(m)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m Message
+		if err := ParseMessage(data, &m); err != nil {
+			return
+		}
+		// Raw payloads re-encode the message exactly.
+		var b Builder
+		b.Reset(nil, m.Header.Fields())
+		for i := range m.Payloads {
+			b.Add(&m.Payloads[i])
+		}
+		out, err := b.Finish()
+		want := normalized(data, m.Payloads)
+		want[17] = Version // the minor version is not kept
+		if err != nil || string(out) != string(want) {
+			t.Fatalf("raw re-encoding differs (%v)\n%x\n%x", err, out, want)
+		}
+		checkChainTyped(t, m.Payloads)
+		if e, ok := m.Encrypted(); ok {
+			for _, sizes := range [][2]int{{0, 0}, {8, 16}, {16, 16}, {16, 32}} {
+				if _, content, _, err := e.Split(sizes[0], sizes[1]); err == nil {
+					if inner, err := TrimPadding(content); err == nil {
+						ParsePayloads(inner, e.Next, nil)
+					}
+				}
+			}
+		}
+	})
+}
+
+func FuzzParsePayloads(f *testing.F) {
+	for _, c := range seedChains(f) {
+		f.Add(byte(c.first), c.b)
+	}
+	f.Fuzz(func(t *testing.T, first byte, data []byte) {
+		ps, err := ParsePayloads(data, PayloadType(first), nil)
+		if err != nil {
+			return
+		}
+		var b Builder
+		b.ResetChain(nil)
+		for _, p := range ps {
+			b.Add(p)
+		}
+		out, err := b.Finish()
+		if want := normalized(data, ps); err != nil || string(out) != string(want) || (len(ps) > 0 && b.First() != PayloadType(first)) {
+			t.Fatalf("raw re-encoding differs (%v)\n%x\n%x", err, out, want)
+		}
+		checkChainTyped(t, ps)
+	})
+}
+
+// normalized returns a copy of the parsed input with the RESERVED bits of
+// every generic payload header cleared: they are ignored on receipt and sent
+// as zero (RFC 7296 §3.2).
+func normalized(data []byte, ps Payloads) []byte {
+	out := append([]byte{}, data...)
+	for _, p := range ps {
+		out[p.Offset+1] &= 0x80
+	}
+	return out
+}

@@ -31,9 +31,9 @@ func ParseNotify(b []byte) (Notify, error) {
 	}
 	return Notify{
 		ProtocolID: ProtocolID(b[0]),
-		SPI:        b[4 : 4+spiSize : 4+spiSize],
+		SPI:        orNil(b[4 : 4+spiSize : 4+spiSize]),
 		Type:       NotifyType(binary.BigEndian.Uint16(b[2:4])),
-		Data:       b[4+spiSize:],
+		Data:       orNil(b[4+spiSize:]),
 	}, nil
 }
 

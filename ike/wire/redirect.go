@@ -236,7 +236,7 @@ func ParseRedirect(data []byte) (Redirect, error) {
 	if err != nil {
 		return Redirect{}, err
 	}
-	return Redirect{Gateway: g, Nonce: rest}, nil
+	return Redirect{Gateway: g, Nonce: orNil(rest)}, nil
 }
 
 // PayloadType returns PayloadNotify.

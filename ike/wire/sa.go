@@ -119,7 +119,7 @@ func parseProposal(p []byte, base int, dst *SA) error {
 		prop = dst.appendProposal()
 		prop.Number = p[4]
 		prop.ProtocolID = ProtocolID(p[5])
-		prop.SPI = p[8 : 8+spiSize : 8+spiSize]
+		prop.SPI = orNil(p[8 : 8+spiSize : 8+spiSize])
 	}
 	off, count := 8+spiSize, 0
 	for off < len(p) {
@@ -188,7 +188,7 @@ func parseTransform(t []byte, base int) (Transform, error) {
 			attrs = attrs[4:]
 		}
 	}
-	tr.Attributes = attrs
+	tr.Attributes = orNil(attrs)
 	return tr, nil
 }
 

@@ -302,12 +302,19 @@ func typed(t *testing.T, p RawPayload) Payload {
 		var n Notify
 		n, err = ParseNotify(p.Body)
 		v = n
-		switch {
-		case err != nil:
-		case n.Type == NotifyRedirect && len(n.SPI) == 0 && n.ProtocolID == 0:
-			v, err = ParseRedirect(n.Data)
-		case n.Type == NotifyRedirectedFrom && len(n.SPI) == 0 && n.ProtocolID == 0:
-			v, err = ParseRedirectedFrom(n.Data)
+		// Well-formed redirect notifies are re-encoded through their own
+		// types; malformed ones stay plain notifies.
+		if err == nil && len(n.SPI) == 0 && n.ProtocolID == 0 {
+			switch n.Type {
+			case NotifyRedirect:
+				if r, err := ParseRedirect(n.Data); err == nil {
+					v = r
+				}
+			case NotifyRedirectedFrom:
+				if r, err := ParseRedirectedFrom(n.Data); err == nil {
+					v = r
+				}
+			}
 		}
 	case PayloadDelete:
 		v, err = ParseDelete(p.Body)
@@ -338,7 +345,7 @@ type saKeys struct{ ei, er, ai, ar []byte }
 
 // readUAT reads AES-CBC + HMAC-SHA2-256-128 keys from a tshark
 // ikev2_decryption_table file; a missing file means no keys.
-func readUAT(t *testing.T, path string) map[uint64]saKeys {
+func readUAT(t testing.TB, path string) map[uint64]saKeys {
 	keys := map[uint64]saKeys{}
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
@@ -367,7 +374,7 @@ func readUAT(t *testing.T, path string) map[uint64]saKeys {
 
 // decryptCBC verifies the ICV of a protected message and decrypts its SK
 // content with AES-CBC-128 and HMAC-SHA2-256-128 (RFC 7296 §3.14).
-func decryptCBC(t *testing.T, e Encrypted, k saKeys, fromInitiator bool) []byte {
+func decryptCBC(t testing.TB, e Encrypted, k saKeys, fromInitiator bool) []byte {
 	ke, ka := k.er, k.ar
 	if fromInitiator {
 		ke, ka = k.ei, k.ai
