@@ -62,18 +62,20 @@ func (l cfgLayout) len() int {
 	return n
 }
 
-var cfgLayouts = map[CFGAttributeType]cfgLayout{
-	CFGInternalIP4Address: {},
-	CFGInternalIP4Netmask: {},
-	CFGInternalIP4DNS:     {},
-	CFGInternalIP4NBNS:    {},
-	CFGInternalIP4DHCP:    {},
-	CFGInternalIP6Address: {v6: true, prefix: true},
-	CFGInternalIP6DNS:     {v6: true},
-	CFGInternalIP6DHCP:    {v6: true},
-	CFGInternalIP6Subnet:  {v6: true, prefix: true},
-	CFGMIP6HomePrefix:     {v6: true, prefix: true, lifetime: true},
-	CFGInternalIP6Prefix:  {v6: true, prefix: true},
+// cfgLayoutOf returns the layout of the attribute types this package
+// decodes, and false for the others.
+func cfgLayoutOf(t CFGAttributeType) (cfgLayout, bool) {
+	switch t {
+	case CFGInternalIP4Address, CFGInternalIP4Netmask, CFGInternalIP4DNS, CFGInternalIP4NBNS, CFGInternalIP4DHCP:
+		return cfgLayout{}, true
+	case CFGInternalIP6DNS, CFGInternalIP6DHCP:
+		return cfgLayout{v6: true}, true
+	case CFGInternalIP6Address, CFGInternalIP6Subnet, CFGInternalIP6Prefix:
+		return cfgLayout{v6: true, prefix: true}, true
+	case CFGMIP6HomePrefix:
+		return cfgLayout{v6: true, prefix: true, lifetime: true}, true
+	}
+	return cfgLayout{}, false
 }
 
 // ParseCP parses the body of a CP payload into dst, reusing
@@ -119,7 +121,7 @@ func parseCP(b []byte, dst *CP) error {
 // offsets are relative to the attribute header.
 func parseCFGAttribute(t CFGAttributeType, v []byte) (CFGAttribute, error) {
 	a := CFGAttribute{Type: t}
-	l, ok := cfgLayouts[t]
+	l, ok := cfgLayoutOf(t)
 	if !ok {
 		a.Value = orNil(v)
 		return a, nil
@@ -154,7 +156,7 @@ func parseCFGAttribute(t CFGAttributeType, v []byte) (CFGAttribute, error) {
 func (a CFGAttribute) Len() int { return 4 + a.valueLen() }
 
 func (a CFGAttribute) valueLen() int {
-	l, ok := cfgLayouts[a.Type]
+	l, ok := cfgLayoutOf(a.Type)
 	switch {
 	case !ok:
 		return len(a.Value)
@@ -168,7 +170,7 @@ func (a CFGAttribute) valueLen() int {
 func (a CFGAttribute) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(a.Type)&0x7fff)
 	b = binary.BigEndian.AppendUint16(b, uint16(a.valueLen()))
-	l, ok := cfgLayouts[a.Type]
+	l, ok := cfgLayoutOf(a.Type)
 	if !ok {
 		return append(b, a.Value...)
 	}
@@ -192,7 +194,7 @@ func (a CFGAttribute) Append(b []byte) []byte {
 }
 
 func (a CFGAttribute) validate() error {
-	l, ok := cfgLayouts[a.Type]
+	l, ok := cfgLayoutOf(a.Type)
 	switch {
 	case a.Type > 0x7fff:
 		return valueError("configuration attribute type %d", a.Type)

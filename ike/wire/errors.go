@@ -51,6 +51,7 @@ type SyntaxError struct {
 	Reason string
 }
 
+// Error describes the error with payload, offset and reason.
 func (e *SyntaxError) Error() string {
 	where := "IKE header"
 	if e.Payload != PayloadNone {
@@ -75,6 +76,7 @@ type VersionError struct {
 	Version uint8
 }
 
+// Error describes the error with the received version.
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("ike/wire: unsupported major version %d (version octet %#02x)", e.Version>>4, e.Version)
 }
@@ -96,6 +98,7 @@ type CriticalPayloadError struct {
 	Offset int
 }
 
+// Error describes the error with the payload type and its offset.
 func (e *CriticalPayloadError) Error() string {
 	return fmt.Sprintf("ike/wire: unsupported critical payload %v at offset %d", e.Type, e.Offset)
 }

@@ -21,8 +21,9 @@ type IDi ID
 // IDr is the Identification - Responder payload.
 type IDr ID
 
-// ParseID parses the body of an IDi or IDr payload. The RESERVED octets are
-// ignored; AUTH computations must use the received body (RawPayload.Body).
+// ParseID parses the body of an IDi or IDr payload (its errors name IDi).
+// The RESERVED octets are ignored; AUTH computations must use the received
+// body (RawPayload.Body), which includes them.
 func ParseID(b []byte) (ID, error) { return parseID(PayloadIDi, b) }
 
 func parseID(t PayloadType, b []byte) (ID, error) {

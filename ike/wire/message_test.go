@@ -490,3 +490,34 @@ func normalized(data []byte, ps Payloads) []byte {
 	}
 	return out
 }
+
+// Notification data is checked by the accessors, not by ParseMessage: a
+// malformed status notify is ignored rather than fatal (RFC 7296 §3.10.1),
+// so it must not make the whole message INVALID_SYNTAX.
+func TestMalformedNotifyDataIsNotAMessageError(t *testing.T) {
+	bad := Notify{Type: NotifyRedirect, Data: unhex(t, "0211 2001")} // GW Ident Len beyond the data
+	nat := Notify{Type: NotifyNATDetectionSourceIP, Data: make([]byte, 19)}
+	msg := message(PayloadNotify, chain(t, bad, nat, Notify{Type: NotifyNATDetectionSourceIP, Data: make([]byte, 20)}))
+	var m Message
+	if err := ParseMessage(msg, &m); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := m.Payloads.Notify(NotifyRedirect)
+	if _, err := n.Redirect(ExchangeIKEAuth, nil); !errors.Is(err, ErrSyntax) {
+		t.Errorf("Redirect on malformed data: %v", err)
+	}
+	var valid, invalid int
+	for n := range m.Payloads.Notifies() {
+		if n.Type != NotifyNATDetectionSourceIP {
+			continue
+		}
+		if _, err := n.NATDetectionHash(); err != nil {
+			invalid++
+		} else {
+			valid++
+		}
+	}
+	if valid != 1 || invalid != 1 {
+		t.Errorf("NAT_DETECTION_SOURCE_IP: %d valid, %d invalid; want 1 and 1", valid, invalid)
+	}
+}

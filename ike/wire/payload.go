@@ -1,5 +1,7 @@
 package wire
 
+import "iter"
+
 // PayloadType identifies a payload in the Next Payload field of the IKE
 // header and of the generic payload header (RFC 7296 §3.2).
 type PayloadType uint8
@@ -138,4 +140,19 @@ func (ps Payloads) Notify(t NotifyType) (Notify, bool) {
 		}
 	}
 	return Notify{}, false
+}
+
+// Notifies returns the Notify payloads of the chain in order. The chain must
+// come from ParseMessage or ParsePayloads.
+func (ps Payloads) Notifies() iter.Seq[Notify] {
+	return func(yield func(Notify) bool) {
+		for _, p := range ps {
+			if p.Type != PayloadNotify {
+				continue
+			}
+			if n, err := ParseNotify(p.Body); err == nil && !yield(n) {
+				return
+			}
+		}
+	}
 }

@@ -169,18 +169,8 @@ func (sa *SA) appendProposal() *Proposal {
 func parseTransform(t []byte, base int) (Transform, error) {
 	tr := Transform{Type: TransformType(t[4]), ID: binary.BigEndian.Uint16(t[6:8])}
 	attrs := t[8:]
-	for off := 0; off < len(attrs); {
-		if len(attrs)-off < 4 {
-			return Transform{}, syntaxError(PayloadSA, base+8+off, "truncated transform attribute")
-		}
-		n := 4
-		if attrs[off]&0x80 == 0 { // AF = 0: Type/Length/Value
-			n += int(binary.BigEndian.Uint16(attrs[off+2:]))
-			if n > len(attrs)-off {
-				return Transform{}, syntaxError(PayloadSA, base+8+off+2, "Attribute Length outside the transform")
-			}
-		}
-		off += n
+	if off, reason := checkAttributes(attrs); reason != "" {
+		return Transform{}, syntaxError(PayloadSA, base+8+off, reason)
 	}
 	if len(attrs) >= 4 && binary.BigEndian.Uint16(attrs) == 0x8000|uint16(AttributeKeyLength) {
 		if bits := binary.BigEndian.Uint16(attrs[2:]); bits != 0 {
@@ -192,6 +182,26 @@ func parseTransform(t []byte, base int) (Transform, error) {
 	return tr, nil
 }
 
+// checkAttributes walks transform attributes (RFC 7296 §3.3.5): AF = 1 is a
+// 4-octet Type/Value, AF = 0 a Type/Length/Value. It returns the offset and
+// reason of the first malformed attribute, or "" if all fit.
+func checkAttributes(attrs []byte) (int, string) {
+	for off := 0; off < len(attrs); {
+		if len(attrs)-off < 4 {
+			return off, "truncated transform attribute"
+		}
+		n := 4
+		if attrs[off]&0x80 == 0 {
+			n += int(binary.BigEndian.Uint16(attrs[off+2:]))
+			if n > len(attrs)-off {
+				return off + 2, "Attribute Length outside the transform"
+			}
+		}
+		off += n
+	}
+	return 0, ""
+}
+
 // Len returns the length of the SA payload body.
 func (sa SA) Len() int {
 	n := 0
@@ -201,8 +211,8 @@ func (sa SA) Len() int {
 	return n
 }
 
-// Append appends the SA payload body to b, numbering nothing: Proposal
-// Numbers are written as given.
+// Append appends the SA payload body to b. Proposal Numbers are written as
+// given; Last Substruc, lengths and counts are computed.
 func (sa SA) Append(b []byte) []byte {
 	for i := range sa.Proposals {
 		b = sa.Proposals[i].append(b, i == len(sa.Proposals)-1)
@@ -230,6 +240,9 @@ func (sa SA) validate() error {
 		for _, t := range p.Transforms {
 			if t.Len() > 0xffff {
 				return valueError("transform of %d octets", t.Len())
+			}
+			if _, reason := checkAttributes(t.Attributes); reason != "" {
+				return valueError("transform %v: raw attributes: %s", t, reason)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -153,4 +154,15 @@ func FuzzParseSA(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkStable(t, data, parseSAValue, SA.Len, SA.Append, func(a, b SA) bool { return reflect.DeepEqual(a, b) })
 	})
+}
+
+func TestBuilderRejectsMalformedRawAttributes(t *testing.T) {
+	var b Builder
+	b.ResetChain(nil)
+	b.Add(SA{Proposals: []Proposal{{Number: 1, ProtocolID: ProtocolIKE, Transforms: []Transform{
+		{Type: TransformEncr, ID: uint16(EncrAESCBC), Attributes: []byte{0x00, 0x11, 0x00, 0x05, 1}},
+	}}}})
+	if !errors.Is(b.Err(), ErrInvalidValue) {
+		t.Errorf("error %v, want ErrInvalidValue", b.Err())
+	}
 }

@@ -99,8 +99,8 @@ func (ts TrafficSelector) String() string {
 	return fmt.Sprintf("%d [%d-%d] %v..%v", ts.IPProtocol, ts.StartPort, ts.EndPort, ts.StartAddr, ts.EndAddr)
 }
 
-// ParseTS parses the body of a TSi or TSr payload into dst, reusing
-// dst.Selectors. It checks that Number of TSs is at least 1 and matches the
+// ParseTS parses the body of a TSi or TSr payload (its errors name TSi)
+// into dst, reusing dst.Selectors. It checks that Number of TSs is at least 1 and matches the
 // selectors present, and that selectors of types 7 and 8 are 16 and 40
 // octets long (RFC 7296 §3.13). Selectors of other types are kept in Raw.
 func ParseTS(b []byte, dst *TS) error { return parseTS(PayloadTSi, b, dst) }
