@@ -370,25 +370,7 @@ func (d *Dataplane) receive(c *udpConn) error {
 				st.drop(DropTooBig)
 				continue
 			}
-			if c.role == roleIKE {
-				ike = append(ike, Datagram{Local: local, Remote: remote, Payload: payload})
-				continue
-			}
-			switch Classify(payload) {
-			case KindIKE:
-				ike = append(ike, Datagram{Local: local, Remote: remote, Payload: payload[len(NonESPMarker):]})
-			case KindKeepalive:
-				st.keepalivesIn++
-			case KindESP:
-				inner, r := d.openESP(b.bufs[i][:], len(payload), now)
-				if r != NotDropped {
-					st.drop(r)
-					continue
-				}
-				pkts = append(pkts, inner)
-			default:
-				st.drop(DropMalformed)
-			}
+			ike, pkts = d.demux(c.role, b.bufs[i][:], Datagram{Local: local, Remote: remote, Payload: payload}, now, &st, ike, pkts)
 		}
 		if len(ike) > 0 {
 			st.ikeIn += uint64(len(ike))
@@ -411,6 +393,33 @@ func (d *Dataplane) receive(c *udpConn) error {
 		}
 		d.stats.add(&st)
 	}
+}
+
+// demux handles one datagram received on a socket of role r: dg.Payload is
+// buf[ESPOffset:]. IKE messages are appended to ike (marker stripped), ESP
+// is opened in place and the inner packet appended to pkts, keepalives and
+// drops are counted in st.
+func (d *Dataplane) demux(r role, buf []byte, dg Datagram, now int64, st *batchCounters, ike []Datagram, pkts [][]byte) ([]Datagram, [][]byte) {
+	if r == roleIKE {
+		return append(ike, dg), pkts
+	}
+	switch Classify(dg.Payload) {
+	case KindIKE:
+		dg.Payload = dg.Payload[len(NonESPMarker):]
+		ike = append(ike, dg)
+	case KindKeepalive:
+		st.keepalivesIn++
+	case KindESP:
+		inner, reason := d.openESP(buf, len(dg.Payload), now)
+		if reason != NotDropped {
+			st.drop(reason)
+			break
+		}
+		pkts = append(pkts, inner)
+	default:
+		st.drop(DropMalformed)
+	}
+	return ike, pkts
 }
 
 // openESP finds the inbound SA of an ESP packet at buf[ESPOffset:] and opens it.
