@@ -9,18 +9,19 @@ import "encoding/binary"
 // FinishSK report it, so call sites need no error checks in between.
 //
 // A protected message ends with an SK payload whose inner payloads are
-// encoded in place, where the cipher will encrypt them:
+// encoded in place, right after the SK header, where the cipher will encrypt
+// them. With a Sealer (ikecrypto.SK) the whole flow is:
 //
 //	var b wire.Builder
 //	b.Reset(buf[:0], wire.HeaderFields{SPIi: i, SPIr: r, ExchangeType: wire.ExchangeIKEAuth, Flags: wire.FlagInitiator, MessageID: 1})
-//	b.BeginSK(ivLen)
+//	b.BeginSK()
 //	b.Add(&idi) // inner payloads, in order
 //	b.Add(&auth)
-//	e, err := b.FinishSK(blockSize, icvLen) // padding, Pad Length, ICV room; all lengths final
-//	iv, content, icv, _ := e.Split(ivLen, icvLen)
-//	// crypto: fill iv, encrypt content in place, write icv
-//	// (AEAD: Seal(content[:0], nonce, content, e.AssociatedData()))
-//	datagram := b.Bytes()
+//	datagram, err := b.Seal(sk) // final lengths, then IV | ciphertext | ICV
+//
+// FinishSK is the lower-level alternative for a caller that runs the cipher
+// itself: it lays out IV, Padding, Pad Length and ICV room and returns the
+// Encrypted layout to fill in place.
 //
 // Add takes an interface, so passing a payload struct by value boxes it (one
 // small allocation). To keep a hot path allocation-free, pass pointers to
@@ -36,7 +37,6 @@ type Builder struct {
 	first PayloadType
 	sk    int // offset in buf of the SK or SKF generic header
 	skHdr int // length of that header: 4 (SK) or 8 (SKF)
-	iv    int // IV length reserved after it
 	state builderState
 	err   error
 }
@@ -84,6 +84,10 @@ func (b *Builder) Add(p Payload) {
 	}
 	t := p.PayloadType()
 	n := p.Len()
+	if t == PayloadNone {
+		b.err = valueError("payload of type 0 (No Next Payload)")
+		return
+	}
 	if n > maxBodyLen {
 		b.err = valueError("%v payload body of %d octets exceeds %d", t, n, maxBodyLen)
 		return
@@ -113,97 +117,152 @@ func (b *Builder) Add(p Payload) {
 	}
 }
 
-// BeginSK appends the header of an Encrypted payload and ivLen zero octets
-// for the IV; the payloads added afterwards are its inner payloads, in order.
-// An SK with no inner payload (an empty INFORMATIONAL) is valid.
-func (b *Builder) BeginSK(ivLen int) {
-	if !b.canBegin(PayloadSK, ivLen) {
+// BeginSK appends the header of an Encrypted payload (RFC 7296 §3.14); the
+// payloads added afterwards are its inner payloads, in order, encoded right
+// after the header. Seal or FinishSK completes it. An SK with no inner
+// payload (an empty INFORMATIONAL) is valid.
+func (b *Builder) BeginSK() {
+	if !b.canBegin(PayloadSK) {
 		return
 	}
-	b.sk, b.skHdr, b.iv = b.link(PayloadSK), genericHeaderLen, ivLen
+	b.sk, b.skHdr = b.link(PayloadSK), genericHeaderLen
 	b.buf = append(b.buf, 0, 0, 0, 0)
 	b.np = b.sk // the first inner payload's type goes into the SK header
-	b.buf = append(b.buf, make([]byte, ivLen)...)
 	b.state = stateSK
 }
 
-// BeginSKF appends an Encrypted Fragment payload (RFC 7383 §2.5) with room
-// for the IV and the fragment's content; FinishSK completes it. The IKE
+// BeginSKF appends an Encrypted Fragment payload (RFC 7383 §2.5) with the
+// fragment's content after its header; Seal or FinishSK completes it. The
 // header given to Reset is the original message's, as the RFC requires.
-func (b *Builder) BeginSKF(f Fragment, ivLen int) {
-	if !b.canBegin(PayloadSKF, ivLen) {
+func (b *Builder) BeginSKF(f Fragment) {
+	if !b.canBegin(PayloadSKF) {
 		return
 	}
 	if err := f.validate(); err != nil {
 		b.err = err
 		return
 	}
-	b.sk, b.skHdr, b.iv = b.link(PayloadSKF), genericHeaderLen+skfFieldsLen, ivLen
+	b.sk, b.skHdr = b.link(PayloadSKF), genericHeaderLen+skfFieldsLen
 	b.buf = append(b.buf, byte(f.Next), 0, 0, 0)
 	b.buf = binary.BigEndian.AppendUint16(b.buf, f.Number)
 	b.buf = binary.BigEndian.AppendUint16(b.buf, f.Total)
-	b.buf = append(b.buf, make([]byte, ivLen)...)
 	b.buf = append(b.buf, f.Content...)
 	b.state = stateFragment
 }
 
-func (b *Builder) canBegin(t PayloadType, ivLen int) bool {
+func (b *Builder) canBegin(t PayloadType) bool {
 	switch {
 	case b.err != nil:
 		return false
 	case b.chain || b.state != stateOpen:
 		b.err = valueError("%v payload must be the one Encrypted payload of a message", t)
-	case ivLen < 0 || ivLen > 255:
-		b.err = valueError("IV length %d", ivLen)
-	default:
-		return true
+		return false
 	}
-	return false
+	return true
 }
 
-// FinishSK completes the SK or SKF payload started by BeginSK or BeginSKF:
-// it appends the Padding (zeros, the minimum that makes the content a
-// multiple of blockSize; use 1 for AEAD and stream ciphers), the Pad Length
-// octet and icvLen zero octets for the Integrity Checksum Data, then fills in
-// the payload and message lengths. The returned layout is ready for the
-// crypto layer: all lengths, and therefore the associated data, are final.
-func (b *Builder) FinishSK(blockSize, icvLen int) (Encrypted, error) {
-	if b.err != nil {
-		return Encrypted{}, b.err
-	}
-	if b.state != stateSK && b.state != stateFragment {
-		b.err = valueError("FinishSK without BeginSK or BeginSKF")
-		return Encrypted{}, b.err
-	}
-	if blockSize < 1 || blockSize > 256 || icvLen < 0 {
-		b.err = valueError("block size %d, ICV length %d", blockSize, icvLen)
-		return Encrypted{}, b.err
-	}
-	t := PayloadType(PayloadSK)
-	if b.skHdr != genericHeaderLen {
-		t = PayloadSKF
+// Sealer protects an Encrypted payload in one direction of an IKE SA; the
+// crypto layer's SK type (ikecrypto.SK) implements it.
+type Sealer interface {
+	// Overhead returns how many octets sealing n octets of inner payloads
+	// adds after the SK or SKF header: IV, Padding, Pad Length and ICV.
+	Overhead(n int) int
+	// Seal appends IV | encrypted content | ICV to msg, the message
+	// through the SK or SKF header with final lengths, encrypting
+	// plaintext, the inner payloads, which may sit right after msg in the
+	// same array; it returns the complete message.
+	Seal(msg, plaintext []byte) ([]byte, error)
+}
+
+// Seal completes the SK or SKF payload started by BeginSK or BeginSKF with s:
+// it sets the payload and message lengths to their final values, which
+// s.Overhead determines, then lets s encrypt the inner payloads in place. It
+// returns the whole buffer, prefix included: the datagram to send. If the
+// buffer given to Reset has room for the sealed message, nothing is
+// allocated.
+func (b *Builder) Seal(s Sealer) ([]byte, error) {
+	if !b.canFinish() {
+		return nil, b.err
 	}
 	body := b.sk + b.skHdr
-	pad := padLength(len(b.buf)-body-b.iv, blockSize)
-	b.buf = append(b.buf, make([]byte, pad)...)
-	b.buf = append(b.buf, byte(pad))
-	b.buf = append(b.buf, make([]byte, icvLen)...)
-	if n := len(b.buf) - b.sk; n > 0xffff {
-		b.err = valueError("%v payload of %d octets exceeds 65535", t, n)
+	n := len(b.buf) - body
+	if err := b.setLengths(n + s.Overhead(n)); err != nil {
+		return nil, err
+	}
+	b.state = stateClosed
+	msg, err := s.Seal(b.buf[b.start:body], b.buf[body:])
+	if err != nil {
+		b.err = err
+		return nil, err
+	}
+	if len(msg) > 0 && &msg[0] == &b.buf[b.start] {
+		b.buf = b.buf[:b.start+len(msg)]
+	} else { // the sealer needed a bigger array
+		b.buf = append(b.buf[:b.start:b.start], msg...)
+	}
+	return b.buf, nil
+}
+
+// FinishSK completes the SK or SKF payload started by BeginSK or BeginSKF
+// for a caller that runs the cipher itself: it opens ivLen zero octets for
+// the IV before the inner payloads (or fragment content), appends the Padding
+// (zeros, the minimum that makes the content a multiple of blockSize; 1 for
+// AEAD and stream ciphers), the Pad Length octet and icvLen zero octets for
+// the Integrity Checksum Data, then fills in the payload and message lengths
+// (RFC 7296 §3.14). The returned layout is ready for the cipher: all lengths,
+// and therefore the associated data, are final; Split gives the IV, content
+// and ICV slices to fill in place, and Bytes the datagram afterwards.
+func (b *Builder) FinishSK(ivLen, blockSize, icvLen int) (Encrypted, error) {
+	if !b.canFinish() {
 		return Encrypted{}, b.err
 	}
-	binary.BigEndian.PutUint16(b.buf[b.sk+2:], uint16(len(b.buf)-b.sk))
-	b.state = stateClosed
-	if err := b.setLength(); err != nil {
+	if ivLen < 0 || ivLen > 255 || blockSize < 1 || blockSize > 256 || icvLen < 0 || icvLen > 255 {
+		b.err = valueError("IV length %d, block size %d, ICV length %d", ivLen, blockSize, icvLen)
+		return Encrypted{}, b.err
+	}
+	body := b.sk + b.skHdr
+	n := len(b.buf) - body
+	pad := padLength(n, blockSize)
+	if err := b.setLengths(ivLen + n + pad + 1 + icvLen); err != nil {
 		return Encrypted{}, err
 	}
-	msg := b.buf[b.start:]
-	e := Encrypted{Message: msg, Next: PayloadType(b.buf[b.sk]), body: body - b.start}
-	if t == PayloadSKF {
+	b.state = stateClosed
+	b.buf = append(b.buf, make([]byte, ivLen+pad)...)
+	copy(b.buf[body+ivLen:], b.buf[body:body+n])
+	clear(b.buf[body : body+ivLen])
+	clear(b.buf[body+ivLen+n:])
+	b.buf = append(b.buf, byte(pad))
+	b.buf = append(b.buf, make([]byte, icvLen)...)
+	e := Encrypted{Message: b.buf[b.start:], Next: PayloadType(b.buf[b.sk]), body: body - b.start}
+	if b.skHdr != genericHeaderLen {
 		e.FragmentNumber = binary.BigEndian.Uint16(b.buf[b.sk+4:])
 		e.TotalFragments = binary.BigEndian.Uint16(b.buf[b.sk+6:])
 	}
 	return e, nil
+}
+
+func (b *Builder) canFinish() bool {
+	if b.err == nil && b.state != stateSK && b.state != stateFragment {
+		b.err = valueError("SK payload finished without BeginSK or BeginSKF")
+	}
+	return b.err == nil
+}
+
+// setLengths writes the SK or SKF Payload Length and the message Length for
+// an Encrypted payload whose body (after its header) will be bodyLen octets.
+func (b *Builder) setLengths(bodyLen int) error {
+	if n := b.skHdr + bodyLen; n > 0xffff {
+		b.err = valueError("Encrypted payload of %d octets exceeds 65535", n)
+		return b.err
+	}
+	binary.BigEndian.PutUint16(b.buf[b.sk+2:], uint16(b.skHdr+bodyLen))
+	total := b.sk + b.skHdr + bodyLen - b.start
+	if uint64(total) > 0xffffffff {
+		b.err = valueError("message of %d octets", total)
+		return b.err
+	}
+	binary.BigEndian.PutUint32(b.buf[b.start+24:], uint32(total))
+	return nil
 }
 
 // Finish completes a message without an SK payload to fill (or a bare chain)
@@ -213,7 +272,7 @@ func (b *Builder) Finish() ([]byte, error) {
 		return nil, b.err
 	}
 	if b.state == stateSK || b.state == stateFragment {
-		b.err = valueError("Encrypted payload begun but not finished with FinishSK")
+		b.err = valueError("Encrypted payload begun but not finished with Seal or FinishSK")
 		return nil, b.err
 	}
 	if err := b.setLength(); err != nil {
@@ -223,8 +282,8 @@ func (b *Builder) Finish() ([]byte, error) {
 }
 
 // Bytes returns the buffer as built so far, including any prefix given to
-// Reset. After FinishSK it is the datagram to send once the crypto layer has
-// filled the IV, content and ICV in place.
+// Reset. After FinishSK it is the datagram to send once the cipher has filled
+// the IV, content and ICV in place.
 func (b *Builder) Bytes() []byte { return b.buf }
 
 // First returns the type of the first payload of a bare chain started with

@@ -21,11 +21,7 @@ func seedMessages(tb testing.TB) [][]byte {
 			}
 		}
 	}
-	msgs = append(msgs,
-		unhex(tb, `010203040506070811121314151617182e2025000000000000000053290000370000000000000001
-		5857bf8493e39cb4c8e1289c0aa08300f616c40d2e81ee2290c9693b296bd3699d3447713e43e34aaa5d4e`),
-		unhex(tb, `c0c1c2c3c4c5c6c7d0d1d2d3d4d5d6d72e20250000000009000000452900002910111213141516
-		17610394701f8d017f7c129248896b71bfe25236efd7cdc67066906315b2`))
+	msgs = append(msgs, unhex(tb, gcmInformationalHex), unhex(tb, gcmAuthResponseHex), unhex(tb, chachaInformationalHex))
 	return msgs
 }
 

@@ -36,23 +36,38 @@
 //
 // # The SK flow
 //
-// Sending: Reset, BeginSK(ivLen), Add the inner payloads (encoded in place,
-// where they will be encrypted), then FinishSK(blockSize, icvLen) appends the
-// padding, the Pad Length and room for the ICV and fixes every length. The
-// returned Encrypted gives the associated data (IKE header through the SK
-// header, lengths final) and, through Split, the IV, content and ICV slices:
-// the crypto layer fills the IV, encrypts the content in place and writes the
-// ICV (AEAD: Seal(content[:0], nonce, content, AssociatedData()) lays the tag
-// exactly over the ICV room; otherwise the ICV covers the message up to the
-// ICV). Builder.Bytes is then the datagram.
+// Sending: Reset, BeginSK, then Add the inner payloads, which are encoded
+// right after the SK header, where they will be encrypted. Seal(sk) asks the
+// Sealer (the crypto layer's SK) for its overhead, writes the final SK
+// Payload Length and message Length, which the associated data covers, and
+// lets the Sealer insert the IV, pad, encrypt in place and append the ICV;
+// it returns the datagram, in the caller's buffer when it has room:
 //
-// Receiving: ParseMessage, then Message.Encrypted gives the same layout for
-// the received SK payload; the crypto layer verifies and decrypts, and
-// Message.ParseDecrypted(plaintext) strips the padding and parses the inner
-// chain, which starts with the SK payload's Next Payload type, into
-// Message.Inner. Fragments (SKF) use BeginSKF on the way out; on the way in,
-// each fragment's decrypted content goes through TrimPadding, and the
-// reassembled chain through ParsePayloads.
+//	b.Reset(buf[:0], hdr)
+//	b.BeginSK()
+//	b.Add(&idr)
+//	b.Add(&auth)
+//	datagram, err := b.Seal(sk)
+//
+// Receiving: ParseMessage, then Message.Open(sk) hands the message and the
+// offset of the SK body to the Opener, which verifies and decrypts in place,
+// and parses the inner chain, which starts with the SK payload's Next
+// Payload type, into Message.Inner.
+//
+// A caller that runs a cipher itself uses the layout directly: FinishSK(ivLen,
+// blockSize, icvLen) opens room for the IV, pads and reserves the ICV, and
+// returns an Encrypted whose AssociatedData (IKE header through the SK
+// header, lengths final) and Split (IV, content, ICV slices of the message)
+// are what an AEAD Seal(content[:0], nonce, content, AssociatedData()) or a
+// CBC encryption plus ICV over the message up to the ICV need. On receipt,
+// Message.Encrypted gives the same layout and ParseDecrypted parses the
+// padded plaintext.
+//
+// Fragments (RFC 7383): BeginSKF(Fragment) then Seal or FinishSK, one
+// message per fragment, with the original header. On receipt each
+// fragment's Encrypted layout is opened on its own (Opener.Open(e.Message,
+// e.BodyOffset())), the chunks are reassembled in order, and ParsePayloads
+// parses the result starting with fragment 1's Next Payload type.
 //
 // # Errors
 //

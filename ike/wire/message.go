@@ -91,15 +91,47 @@ func (m *Message) Encrypted() (Encrypted, bool) {
 
 var errNotSK = errors.New("ike/wire: message has no SK payload")
 
+// Opener verifies and decrypts the Encrypted payload of a received message;
+// the crypto layer's SK type (ikecrypto.SK) implements it.
+type Opener interface {
+	// Open authenticates msg, whose Encrypted payload body (the IV) starts
+	// at offset body, decrypts it in place and returns the inner payloads
+	// without Padding and Pad Length.
+	Open(msg []byte, body int) ([]byte, error)
+}
+
+// Open verifies and decrypts the message's SK payload with o and parses the
+// inner payloads into m.Inner; the chain starts with the SK payload's Next
+// Payload type. Errors from o (an ICV or tag that does not verify: drop the
+// message silently, RFC 7296 §2.21.2) are returned as they are; a malformed
+// inner chain yields the errors of ParsePayloads, with offsets counted from
+// the start of the decrypted inner payloads. Decryption overwrites the
+// message's SK payload in the caller's buffer. Fragments (SKF) are opened one
+// by one with o.Open(e.Message, e.BodyOffset()), reassembled by the caller
+// and parsed with ParsePayloads.
+func (m *Message) Open(o Opener) error {
+	e, ok := m.Encrypted()
+	if !ok || e.FragmentNumber != 0 {
+		return errNotSK
+	}
+	inner, err := o.Open(e.Message, e.body)
+	if err != nil {
+		return err
+	}
+	m.Inner, err = ParsePayloads(inner, e.Next, m.Inner[:0])
+	return err
+}
+
 // ParseDecrypted parses the decrypted content of the message's SK payload
-// into m.Inner. plaintext is what the cipher returns: the inner payloads,
-// the Padding and the Pad Length octet (RFC 7296 §3.14); the chain starts
-// with the SK payload's Next Payload type. Offsets in m.Inner and in errors
-// count from the start of plaintext. Fragmented messages (SKF) are
-// reassembled by the caller and parsed with ParsePayloads.
+// into m.Inner, for a caller that runs the cipher itself (see
+// Encrypted.Split); Open does both steps with an Opener. plaintext is the
+// decrypted content: the inner payloads, the Padding and the Pad Length
+// octet (RFC 7296 §3.14); the chain starts with the SK payload's Next
+// Payload type. Offsets in m.Inner and in errors count from the start of
+// plaintext.
 func (m *Message) ParseDecrypted(plaintext []byte) error {
 	e, ok := m.Encrypted()
-	if !ok || m.Payloads[len(m.Payloads)-1].Type != PayloadSK {
+	if !ok || e.FragmentNumber != 0 {
 		return errNotSK
 	}
 	inner, err := TrimPadding(plaintext)

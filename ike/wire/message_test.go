@@ -143,9 +143,9 @@ func TestParsePayloadsRejectsNestedSK(t *testing.T) {
 func TestParseDecrypted(t *testing.T) {
 	var b Builder
 	b.Reset(nil, HeaderFields{SPIi: 1, SPIr: 2, ExchangeType: ExchangeInformational})
-	b.BeginSK(4)
+	b.BeginSK()
 	b.Add(DeleteIKESA())
-	e, err := b.FinishSK(8, 4)
+	e, err := b.FinishSK(4, 8, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +179,8 @@ func TestParseDecrypted(t *testing.T) {
 func TestEmptySK(t *testing.T) {
 	var b Builder
 	b.Reset(nil, HeaderFields{SPIi: 1, SPIr: 2, ExchangeType: ExchangeInformational, Flags: FlagResponse, MessageID: 7})
-	b.BeginSK(8)
-	e, err := b.FinishSK(1, 16)
+	b.BeginSK()
+	e, err := b.FinishSK(8, 1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,9 +216,9 @@ func TestBuilderPrefix(t *testing.T) {
 	// The non-ESP marker for port 4500 can precede the message in the buffer.
 	var b Builder
 	b.Reset([]byte{0, 0, 0, 0}, HeaderFields{SPIi: 9, ExchangeType: ExchangeIKEAuth})
-	b.BeginSK(8)
+	b.BeginSK()
 	b.Add(Nonce{Data: make([]byte, 32)})
-	e, err := b.FinishSK(1, 16)
+	e, err := b.FinishSK(8, 1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,31 +266,32 @@ func TestBuilderErrors(t *testing.T) {
 			b.Add(Redirect{Gateway: GatewayAddrPort(netip.MustParseAddrPort("[2001:db8::2]:0"))})
 			return b.Err()
 		}},
+		{"payload type 0", func(b *Builder) error { b.Add(RawPayload{}); return b.Err() }},
 		{"notify SPI too long", func(b *Builder) error { b.Add(Notify{SPI: make([]byte, 256)}); return b.Err() }},
 		{"body too long", func(b *Builder) error { b.Add(VendorID{Data: make([]byte, 65532)}); return b.Err() }},
 		{"payload after SK", func(b *Builder) error {
-			b.BeginSK(8)
-			if _, err := b.FinishSK(1, 16); err != nil {
+			b.BeginSK()
+			if _, err := b.FinishSK(8, 1, 16); err != nil {
 				return nil
 			}
 			b.Add(VendorID{})
 			return b.Err()
 		}},
 		{"SK as a typed payload", func(b *Builder) error { b.Add(RawPayload{Type: PayloadSK}); b.Add(VendorID{}); return b.Err() }},
-		{"FinishSK without BeginSK", func(b *Builder) error { _, err := b.FinishSK(1, 16); return err }},
-		{"Finish inside SK", func(b *Builder) error { b.BeginSK(8); _, err := b.Finish(); return err }},
-		{"second SK", func(b *Builder) error { b.BeginSK(8); b.BeginSK(8); return b.Err() }},
-		{"fragment 0", func(b *Builder) error { b.BeginSKF(Fragment{Number: 0, Total: 1}, 8); return b.Err() }},
-		{"fragment beyond total", func(b *Builder) error { b.BeginSKF(Fragment{Number: 3, Total: 2}, 8); return b.Err() }},
+		{"FinishSK without BeginSK", func(b *Builder) error { _, err := b.FinishSK(8, 1, 16); return err }},
+		{"Finish inside SK", func(b *Builder) error { b.BeginSK(); _, err := b.Finish(); return err }},
+		{"second SK", func(b *Builder) error { b.BeginSK(); b.BeginSK(); return b.Err() }},
+		{"fragment 0", func(b *Builder) error { b.BeginSKF(Fragment{Number: 0, Total: 1}); return b.Err() }},
+		{"fragment beyond total", func(b *Builder) error { b.BeginSKF(Fragment{Number: 3, Total: 2}); return b.Err() }},
 		{"Next on fragment 2", func(b *Builder) error {
-			b.BeginSKF(Fragment{Next: PayloadIDi, Number: 2, Total: 2}, 8)
+			b.BeginSKF(Fragment{Next: PayloadIDi, Number: 2, Total: 2})
 			return b.Err()
 		}},
 		{"SK payload over 65535", func(b *Builder) error {
-			b.BeginSK(16)
+			b.BeginSK()
 			b.Add(VendorID{Data: make([]byte, 65000)})
 			b.Add(VendorID{Data: make([]byte, 1000)})
-			_, err := b.FinishSK(16, 16)
+			_, err := b.FinishSK(16, 16, 16)
 			return err
 		}},
 	}
@@ -330,8 +331,8 @@ func TestFragments(t *testing.T) {
 		}
 		var b Builder
 		b.Reset(nil, hdr)
-		b.BeginSKF(f, 16)
-		e, err := b.FinishSK(16, 16)
+		b.BeginSKF(f)
+		e, err := b.FinishSK(16, 16, 16)
 		if err != nil {
 			t.Fatal(err)
 		}

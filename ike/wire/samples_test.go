@@ -105,11 +105,11 @@ func checkCapturedMessage(t *testing.T, d datagram, msg []byte, want map[string]
 			b.Add(typed(t, p))
 		}
 		iv, _, _, _ := e.Split(aes.BlockSize, sha256.Size/2)
-		b.BeginSK(len(iv))
+		b.BeginSK()
 		for _, p := range m.Inner {
 			b.Add(typed(t, p))
 		}
-		out, err := b.FinishSK(aes.BlockSize, sha256.Size/2)
+		out, err := b.FinishSK(len(iv), aes.BlockSize, sha256.Size/2)
 		if err != nil {
 			t.Fatal(err)
 		}

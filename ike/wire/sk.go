@@ -9,7 +9,8 @@ const skfFieldsLen = 4
 // Encrypted is the layout of the Encrypted (SK, RFC 7296 §3.14) or Encrypted
 // Fragment (SKF, RFC 7383 §2.5) payload that ends a message. It comes from
 // Message.Encrypted on receipt and from Builder.FinishSK when sending, and it
-// gives the crypto layer what it needs without copying:
+// gives a cipher what it needs without copying (Builder.Seal and
+// Message.Open hide it when the cipher is a Sealer or Opener):
 //
 //	Message = AssociatedData | Body
 //	AssociatedData = IKE header | unencrypted payloads | SK header (4 octets)
@@ -40,6 +41,10 @@ func (e Encrypted) AssociatedData() []byte { return e.Message[:e.body:e.body] }
 
 // Body returns the IV, the encrypted content and the Integrity Checksum Data.
 func (e Encrypted) Body() []byte { return e.Message[e.body:] }
+
+// BodyOffset returns the offset of the body (the IV) in Message, which is
+// also the length of the associated data.
+func (e Encrypted) BodyOffset() int { return e.body }
 
 // Split cuts the body into the IV, the encrypted content and the ICV, given
 // the IV and ICV lengths of the negotiated transforms. The slices alias

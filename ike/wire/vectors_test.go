@@ -58,6 +58,20 @@ func onlyPayload(t testing.TB, b []byte, typ PayloadType) RawPayload {
 
 const ni32 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
+// Whole protected messages of vectors.md §9.2 (a), §9.2 (b) and §3.2.
+const (
+	gcmInformationalHex = `010203040506070811121314151617182e2025000000000000000053290000370000000000000001
+		5857bf8493e39cb4c8e1289c0aa08300f616c40d2e81ee2290c9693b296bd3699d3447713e43e34aaa5d4e`
+	gcmAuthResponseHex = `010203040506070811121314151617182e20232000000001000000d72f0000bb0000000000000002
+		503e1e83025c9b2a2d7449717a9625365eb06bfe3a37d047f54ac6b781238bb946f472fe5f00bd729f
+		0592c98a38aced8daf6f7c5bc0716ae29dfcc2a56ff692af16a9f360878fc27fa419251abc7a6be739
+		93ef10ecc22a1f6684757ca9facc2c3a2b68f35bf24ae1aab9e3366834cfec269969ff52c08ba5721871
+		e28801537fb8670ce206208831a3470c0d963ce0d1075bd057d125d955ad8c040c33d22397c1a133caa3
+		1b3505bfa7b2e75fd5`
+	chachaInformationalHex = `c0c1c2c3c4c5c6c7d0d1d2d3d4d5d6d72e20250000000009000000452900002910111213141516
+		17610394701f8d017f7c129248896b71bfe25236efd7cdc67066906315b2`
+)
+
 // vectors.md §7.2: RFC 5685 notify payloads.
 func TestVectorsRedirectNotifies(t *testing.T) {
 	ni := unhex(t, ni32)
@@ -252,9 +266,9 @@ func TestVectorsChaCha20Layout(t *testing.T) {
 	var b Builder
 	b.Reset(nil, HeaderFields{SPIi: 0xc0c1c2c3c4c5c6c7, SPIr: 0xd0d1d2d3d4d5d6d7,
 		ExchangeType: ExchangeInformational, MessageID: 9})
-	b.BeginSK(8)
+	b.BeginSK()
 	b.Add(Notify{Type: NotifySetWindowSize, Data: []byte{0, 0, 0, 0x0a}})
-	e, err := b.FinishSK(1, 16)
+	e, err := b.FinishSK(8, 1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +285,7 @@ func TestVectorsChaCha20Layout(t *testing.T) {
 	copy(iv, unhex(t, "1011121314151617"))
 	copy(content, unhex(t, "610394701f8d017f7c12924889"))
 	copy(icv, unhex(t, "6b71bfe25236efd7cdc67066906315b2"))
-	want := unhex(t, `c0c1c2c3c4c5c6c7d0d1d2d3d4d5d6d72e20250000000009000000452900002910111213141516
-		17610394701f8d017f7c129248896b71bfe25236efd7cdc67066906315b2`)
+	want := unhex(t, chachaInformationalHex)
 	if !bytes.Equal(b.Bytes(), want) {
 		t.Errorf("message\n%x\nwant\n%x", b.Bytes(), want)
 	}
@@ -326,15 +339,14 @@ func openGCM(t *testing.T, e Encrypted, skE []byte) []byte {
 // sealed, then parsed and opened.
 func TestVectorsGCMInformationalRedirect(t *testing.T) {
 	skEr := unhex(t, gcmKeys.er)
-	want := unhex(t, `010203040506070811121314151617182e2025000000000000000053290000370000000000000001
-		5857bf8493e39cb4c8e1289c0aa08300f616c40d2e81ee2290c9693b296bd3699d3447713e43e34aaa5d4e`)
+	want := unhex(t, gcmInformationalHex)
 	gw := GatewayAddr(netip.MustParseAddr("2001:db8:1::2"))
 
 	var b Builder
 	b.Reset(nil, HeaderFields{SPIi: 0x0102030405060708, SPIr: 0x1112131415161718, ExchangeType: ExchangeInformational})
-	b.BeginSK(8)
+	b.BeginSK()
 	b.Add(Redirect{Gateway: gw})
-	e, err := b.FinishSK(1, 16)
+	e, err := b.FinishSK(8, 1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,12 +384,7 @@ func TestVectorsGCMInformationalRedirect(t *testing.T) {
 // selectors) under AES-GCM-16.
 func TestVectorsGCMAuthResponse(t *testing.T) {
 	skEr := unhex(t, gcmKeys.er)
-	want := unhex(t, `010203040506070811121314151617182e20232000000001000000d72f0000bb0000000000000002
-		503e1e83025c9b2a2d7449717a9625365eb06bfe3a37d047f54ac6b781238bb946f472fe5f00bd729f
-		0592c98a38aced8daf6f7c5bc0716ae29dfcc2a56ff692af16a9f360878fc27fa419251abc7a6be739
-		93ef10ecc22a1f6684757ca9facc2c3a2b68f35bf24ae1aab9e3366834cfec269969ff52c08ba5721871
-		e28801537fb8670ce206208831a3470c0d963ce0d1075bd057d125d955ad8c040c33d22397c1a133caa3
-		1b3505bfa7b2e75fd5`)
+	want := unhex(t, gcmAuthResponseHex)
 	hoa := netip.MustParseAddr("2001:db8:1::1234")
 	ha := netip.MustParseAddr("2001:db8:1::1")
 	start, end := MHTypeRange(5, 6) // BU..BA
@@ -395,12 +402,12 @@ func TestVectorsGCMAuthResponse(t *testing.T) {
 	var b Builder
 	b.Reset(nil, HeaderFields{SPIi: 0x0102030405060708, SPIr: 0x1112131415161718,
 		ExchangeType: ExchangeIKEAuth, Flags: FlagResponse, MessageID: 1})
-	b.BeginSK(8)
+	b.BeginSK()
 	b.Add(cp)
 	b.Add(Notify{Type: NotifyUseTransportMode})
 	b.Add(tsi)
 	b.Add(tsr)
-	e, err := b.FinishSK(1, 16)
+	e, err := b.FinishSK(8, 1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,9 +472,9 @@ func TestVectorsCBCInformationalRedirect(t *testing.T) {
 		| 7ad517fdfdebd7bda52807ccd04f2557`)
 	var b Builder
 	b.Reset(nil, HeaderFields{SPIi: 0x613145f75678a967, SPIr: 0x231f60ca33246156, ExchangeType: ExchangeInformational})
-	b.BeginSK(aes.BlockSize)
+	b.BeginSK()
 	b.Add(Redirect{Gateway: GatewayAddr(netip.MustParseAddr("fd00:1::3"))})
-	e, err := b.FinishSK(aes.BlockSize, 16)
+	e, err := b.FinishSK(aes.BlockSize, aes.BlockSize, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
