@@ -521,4 +521,7 @@ func TestMalformedNotifyDataIsNotAMessageError(t *testing.T) {
 	if valid != 1 || invalid != 1 {
 		t.Errorf("NAT_DETECTION_SOURCE_IP: %d valid, %d invalid; want 1 and 1", valid, invalid)
 	}
+	// Regression (found by FuzzParseMessage): a malformed REDIRECT re-encodes
+	// as the plain Notify it was parsed as.
+	checkChainTyped(t, m.Payloads)
 }

@@ -15,9 +15,9 @@ import (
 // Opener) with AES-GCM-16: an 8-octet counter IV, Pad Length 0, a 16-octet
 // tag, nonce = salt ‖ IV (RFC 5282 §3–§5).
 type gcmSK struct {
-	aead cipher.AEAD
-	salt []byte
-	seq  uint64
+	aead  cipher.AEAD
+	nonce [12]byte // salt ‖ IV
+	seq   uint64
 }
 
 func newGCMSK(t testing.TB, skE []byte) *gcmSK {
@@ -26,10 +26,10 @@ func newGCMSK(t testing.TB, skE []byte) *gcmSK {
 		t.Fatal(err)
 	}
 	aead, _ := cipher.NewGCM(block)
-	return &gcmSK{aead: aead, salt: skE[16:]}
+	s := &gcmSK{aead: aead}
+	copy(s.nonce[:4], skE[16:])
+	return s
 }
-
-func (s *gcmSK) nonce(iv []byte) []byte { return append(append([]byte{}, s.salt...), iv...) }
 
 func (s *gcmSK) Overhead(n int) int { return 8 + 1 + 16 }
 
@@ -45,12 +45,14 @@ func (s *gcmSK) Seal(msg, plaintext []byte) ([]byte, error) {
 	s.seq++
 	iv := out[n : n+8]
 	binary.BigEndian.PutUint64(iv, s.seq)
-	return s.aead.Seal(out[:n+8], s.nonce(iv), out[n+8:], out[:n]), nil
+	copy(s.nonce[4:], iv)
+	return s.aead.Seal(out[:n+8], s.nonce[:], out[n+8:], out[:n]), nil
 }
 
 func (s *gcmSK) Open(msg []byte, body int) ([]byte, error) {
 	iv, ct := msg[body:body+8], msg[body+8:]
-	pt, err := s.aead.Open(ct[:0], s.nonce(iv), ct, msg[:body])
+	copy(s.nonce[4:], iv)
+	pt, err := s.aead.Open(ct[:0], s.nonce[:], ct, msg[:body])
 	if err != nil {
 		return nil, err
 	}
