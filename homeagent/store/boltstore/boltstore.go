@@ -1,0 +1,563 @@
+// Package boltstore is the embedded backend of the lease store: one bbolt
+// file in the home agent's data directory, for a deployment of a single
+// home agent. It needs no setup and survives restarts.
+//
+// # Durability
+//
+// Every lease write is one bbolt read-write transaction, committed and
+// fsynced (fdatasync) before the call returns, unless Options.NoSync is
+// set: a lease that Acquire returned is on disk. Writes are serialised;
+// reads run concurrently with them on a consistent snapshot.
+//
+// # Layout
+//
+// Bucket "meta": "schema" (format version) and "revision" (the last
+// revision handed out, 8 octets big-endian; every write of a lease takes
+// the next one, so revisions persist and keep growing across restarts).
+// Bucket "leases": AddrKey(HoA) -> lease record (JSON, with its revision).
+// Bucket "identities": family octet + identity -> AddrKey(HoA).
+//
+// # Members
+//
+// Member records live in memory only: a single home agent has just itself
+// as member, and after a restart it joins again. Memberships are kept
+// alive in process; one that stops being renewed (its Join context ended)
+// lapses after its TTL like an etcd lease. Takeover treats an owner that
+// is not a member of this process as gone, which after a restart is every
+// previous owner.
+//
+// A file can be open in one Store at a time (bbolt takes an exclusive file
+// lock); several home agents need the etcd backend.
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/internal/leaseop"
+	"github.com/mip6ha/mip6ha/homeagent/store/internal/record"
+)
+
+// FileName is the store's file name in a data directory.
+const FileName = "leases.db"
+
+// schema is the layout version in the meta bucket.
+const schema = 1
+
+var (
+	bucketMeta       = []byte("meta")
+	bucketLeases     = []byte("leases")
+	bucketIdentities = []byte("identities")
+	keySchema        = []byte("schema")
+	keyRevision      = []byte("revision")
+)
+
+// Options tune a Store. The zero value is the production setting.
+type Options struct {
+	// Now is the clock of record timestamps and move deadlines; nil means
+	// time.Now. Member TTLs always run on real time.
+	Now func() time.Time
+	// NoSync skips the fsync of each commit: faster, but a crash of the
+	// machine may lose the latest writes. For tests and benchmarks.
+	NoSync bool
+	// LockTimeout bounds the wait for the file lock held by another
+	// process; zero means one second.
+	LockTimeout time.Duration
+	// WatchBuffer is how many undelivered events a watcher may have before
+	// it is dropped with store.ErrWatchLagged; zero means 4096.
+	WatchBuffer int
+}
+
+// Store is the embedded lease store. It implements store.Store.
+type Store struct {
+	db     *bolt.DB
+	now    func() time.Time
+	buffer int
+
+	// wmu serialises writes (and their notification, so that watchers see
+	// revision order) and is held while a watch takes its snapshot.
+	wmu sync.Mutex
+	rev store.Revision // last revision handed out; guarded by wmu
+
+	closed atomic.Bool
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	// mu guards what follows.
+	mu       sync.Mutex
+	leaseW   watchers[store.Lease]
+	memberW  watchers[store.Member]
+	members  map[string]*memberEntry
+	reapWake chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// OpenDir opens (or creates) the store file FileName in dir, creating dir
+// (mode 0700) if needed.
+func OpenDir(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("boltstore: data directory: %w", err)
+	}
+	return Open(filepath.Join(dir, FileName), opts)
+}
+
+// Open opens (or creates, mode 0600) the store file at path.
+func Open(path string, opts Options) (*Store, error) {
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	s := &Store{
+		db: db, now: opts.Now, buffer: opts.WatchBuffer,
+		done: make(chan struct{}), members: make(map[string]*memberEntry),
+		reapWake: make(chan struct{}, 1),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.buffer <= 0 {
+		s.buffer = 4096
+	}
+	if err := db.Update(s.initialise); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstore: %s: %w", path, err)
+	}
+	s.wg.Add(1)
+	go s.reap()
+	return s, nil
+}
+
+// initialise creates the buckets of a new file and loads the revision of
+// an existing one.
+func (s *Store) initialise(tx *bolt.Tx) error {
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	if v := meta.Get(keySchema); v == nil {
+		if err := meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, schema)); err != nil {
+			return err
+		}
+	} else if len(v) != 8 || binary.BigEndian.Uint64(v) != schema {
+		return fmt.Errorf("%w: unsupported schema %x", store.ErrCorrupt, v)
+	}
+	if v := meta.Get(keyRevision); v != nil {
+		if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < 0 {
+			return fmt.Errorf("%w: revision %x", store.ErrCorrupt, v)
+		}
+		s.rev = store.Revision(binary.BigEndian.Uint64(v))
+	}
+	for _, name := range [][]byte{bucketLeases, bucketIdentities} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the file. Watches end with store.ErrClosed, memberships end.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	if s.closed.Swap(true) {
+		s.wmu.Unlock()
+		return nil
+	}
+	close(s.done)
+	s.mu.Lock()
+	s.leaseW.failAll(store.ErrClosed)
+	s.memberW.failAll(store.ErrClosed)
+	for id, e := range s.members {
+		e.reg.end()
+		delete(s.members, id)
+	}
+	s.mu.Unlock()
+	err := s.db.Close()
+	s.wmu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// txn is one write transaction: the revisions it hands out and the events
+// to publish once it committed.
+type txn struct {
+	tx     *bolt.Tx
+	rev    store.Revision
+	events []store.Event[store.Lease]
+}
+
+// put writes l (the successor of prev, or a new record when prev.HoA is
+// invalid) under the next revision.
+func (t *txn) put(prev, l store.Lease) (store.Lease, error) {
+	t.rev++
+	l.Revision = t.rev
+	if err := t.tx.Bucket(bucketLeases).Put(record.AddrKey(l.HoA), record.EncodeLease(l, true)); err != nil {
+		return store.Lease{}, err
+	}
+	t.events = append(t.events, store.Event[store.Lease]{Value: l, Prev: prev})
+	return l, nil
+}
+
+// update runs fn in a write transaction and publishes its events.
+func (s *Store) update(ctx context.Context, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	var t txn
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t = txn{tx: tx, rev: s.rev}
+		if err := fn(&t); err != nil {
+			return err
+		}
+		if t.rev == s.rev {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keyRevision, binary.BigEndian.AppendUint64(nil, uint64(t.rev)))
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	s.rev = t.rev
+	if len(t.events) > 0 {
+		s.mu.Lock()
+		for _, ev := range t.events {
+			s.leaseW.publish(ev)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return mapErr(s.db.View(fn))
+}
+
+func mapErr(err error) error {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return store.ErrClosed
+	}
+	return err
+}
+
+// lease reads the record of hoa; HoA invalid when there is none.
+func lease(tx *bolt.Tx, hoa netip.Addr) (store.Lease, error) {
+	v := tx.Bucket(bucketLeases).Get(record.AddrKey(hoa))
+	if v == nil {
+		return store.Lease{}, nil
+	}
+	return record.DecodeLease(v)
+}
+
+func identityKey(identity string, f store.Family) []byte {
+	return append([]byte{byte(f)}, identity...)
+}
+
+// identityLease follows the identity index; a stale entry (naming a lease
+// of another identity) counts as none.
+func identityLease(tx *bolt.Tx, identity string, f store.Family) (store.Lease, error) {
+	v := tx.Bucket(bucketIdentities).Get(identityKey(identity, f))
+	if v == nil {
+		return store.Lease{}, nil
+	}
+	hoa, err := record.ParseAddrKey(v)
+	if err != nil {
+		return store.Lease{}, err
+	}
+	l, err := lease(tx, hoa)
+	if err != nil || l.Identity != identity {
+		return store.Lease{}, err
+	}
+	return l, nil
+}
+
+// Acquire implements store.Leases.
+func (s *Store) Acquire(ctx context.Context, req store.AcquireRequest) (store.Lease, error) {
+	if err := leaseop.Validate(req); err != nil {
+		return store.Lease{}, err
+	}
+	var out store.Lease
+	err := s.update(ctx, func(t *txn) error {
+		now := s.now()
+		mine, err := identityLease(t.tx, req.Identity, req.Pool.Family())
+		if err != nil {
+			return err
+		}
+		var suggested store.Lease
+		if req.Pool.Contains(req.Suggested) {
+			if suggested, err = lease(t.tx, req.Suggested); err != nil {
+				return err
+			}
+		}
+		step, err := leaseop.PlanAcquire(req, mine, suggested)
+		if err != nil {
+			return err
+		}
+		switch step {
+		case leaseop.Keep:
+			out = mine
+			return nil
+		case leaseop.BindExisting:
+			out, err = t.put(mine, leaseop.Bind(mine, req, now))
+			return err
+		case leaseop.TakeSuggested:
+			out, err = s.take(t, req, req.Suggested, suggested, now)
+			return err
+		}
+		hoa, cur, err := free(t.tx, req.Pool)
+		if err != nil {
+			return err
+		}
+		if !hoa.IsValid() {
+			return leaseop.Exhausted(req)
+		}
+		out, err = s.take(t, req, hoa, cur, now)
+		return err
+	})
+	return out, err
+}
+
+// take gives hoa (no record, or the released record cur) to the request's
+// identity and points the identity index at it.
+func (s *Store) take(t *txn, req store.AcquireRequest, hoa netip.Addr, cur store.Lease, now time.Time) (store.Lease, error) {
+	idx := t.tx.Bucket(bucketIdentities)
+	next := leaseop.New(req, hoa, now)
+	if cur.HoA.IsValid() {
+		next = leaseop.Bind(cur, req, now)
+		if cur.Identity != req.Identity {
+			old := identityKey(cur.Identity, store.FamilyOf(hoa))
+			if v := idx.Get(old); v != nil && string(v) == string(record.AddrKey(hoa)) {
+				if err := idx.Delete(old); err != nil {
+					return store.Lease{}, err
+				}
+			}
+		}
+	}
+	l, err := t.put(cur, next)
+	if err != nil {
+		return store.Lease{}, err
+	}
+	return l, idx.Put(identityKey(req.Identity, req.Pool.Family()), record.AddrKey(hoa))
+}
+
+// free returns the lowest address of p without a record; else the least
+// recently released lease of p (and its record); else an invalid address.
+func free(tx *bolt.Tx, p store.Pool) (netip.Addr, store.Lease, error) {
+	c := tx.Bucket(bucketLeases).Cursor()
+	first, last := record.AddrKey(p.First), record.AddrKey(p.Last)
+	want := p.First
+	for k, _ := c.Seek(first); k != nil && string(k) <= string(last); k, _ = c.Next() {
+		a, err := record.ParseAddrKey(k)
+		if err != nil {
+			return netip.Addr{}, store.Lease{}, err
+		}
+		if a != want {
+			return want, store.Lease{}, nil
+		}
+		if a == p.Last {
+			want = netip.Addr{}
+			break
+		}
+		want = a.Next()
+	}
+	if want.IsValid() && p.Contains(want) {
+		return want, store.Lease{}, nil
+	}
+	var oldest store.Lease
+	for k, v := c.Seek(first); k != nil && string(k) <= string(last); k, v = c.Next() {
+		l, err := record.DecodeLease(v)
+		if err != nil {
+			return netip.Addr{}, store.Lease{}, err
+		}
+		if leaseop.Reclaimable(l) && (!oldest.HoA.IsValid() || leaseop.Older(l, oldest)) {
+			oldest = l
+		}
+	}
+	return oldest.HoA, oldest, nil
+}
+
+// Lease implements store.Leases.
+func (s *Store) Lease(ctx context.Context, hoa netip.Addr) (store.Lease, error) {
+	var out store.Lease
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		l, err := lease(tx, hoa)
+		if err != nil {
+			return err
+		}
+		if !l.HoA.IsValid() {
+			return store.Errorf(leaseop.OpLease, hoa, l, store.ErrNotFound, "no lease")
+		}
+		out = l
+		return nil
+	})
+	return out, err
+}
+
+// IdentityLease implements store.Leases.
+func (s *Store) IdentityLease(ctx context.Context, identity string, f store.Family) (store.Lease, error) {
+	var out store.Lease
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		l, err := identityLease(tx, identity, f)
+		if err != nil {
+			return err
+		}
+		if !l.HoA.IsValid() {
+			return store.Errorf(leaseop.OpLease, netip.Addr{}, l, store.ErrNotFound, "no %v lease for %q", f, identity)
+		}
+		out = l
+		return nil
+	})
+	return out, err
+}
+
+// List implements store.Leases.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Lease, error) {
+	var out []store.Lease
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = list(tx, f)
+		return err
+	})
+	return out, err
+}
+
+func list(tx *bolt.Tx, f store.Filter) ([]store.Lease, error) {
+	var out []store.Lease
+	err := tx.Bucket(bucketLeases).ForEach(func(_, v []byte) error {
+		l, err := record.DecodeLease(v)
+		if err != nil {
+			return err
+		}
+		if f.Match(l) {
+			out = append(out, l)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// transition reads the lease of hoa, applies rule and writes the result.
+func (s *Store) transition(ctx context.Context, hoa netip.Addr, rule func(cur store.Lease, now time.Time) (store.Lease, error)) (store.Lease, error) {
+	var out store.Lease
+	err := s.update(ctx, func(t *txn) error {
+		cur, err := lease(t.tx, hoa)
+		if err != nil {
+			return err
+		}
+		next, err := rule(cur, s.now())
+		if err != nil {
+			return err
+		}
+		out, err = t.put(cur, next)
+		return err
+	})
+	return out, err
+}
+
+// Release implements store.Leases.
+func (s *Store) Release(ctx context.Context, hoa netip.Addr, expected store.Revision) (store.Lease, error) {
+	return s.transition(ctx, hoa, func(cur store.Lease, now time.Time) (store.Lease, error) {
+		return leaseop.Release(cur, hoa, expected, now)
+	})
+}
+
+// MarkMoving implements store.Leases.
+func (s *Store) MarkMoving(ctx context.Context, hoa netip.Addr, expected store.Revision, m store.Move) (store.Lease, error) {
+	return s.transition(ctx, hoa, func(cur store.Lease, now time.Time) (store.Lease, error) {
+		return leaseop.MarkMoving(cur, hoa, expected, m, now)
+	})
+}
+
+// CancelMove implements store.Leases.
+func (s *Store) CancelMove(ctx context.Context, hoa netip.Addr, expected store.Revision) (store.Lease, error) {
+	return s.transition(ctx, hoa, func(cur store.Lease, now time.Time) (store.Lease, error) {
+		return leaseop.CancelMove(cur, hoa, expected, now)
+	})
+}
+
+// Transfer implements store.Leases.
+func (s *Store) Transfer(ctx context.Context, hoa netip.Addr, expected store.Revision, to string) (store.Lease, error) {
+	return s.transition(ctx, hoa, func(cur store.Lease, now time.Time) (store.Lease, error) {
+		return leaseop.Transfer(cur, hoa, expected, to, now)
+	})
+}
+
+// Takeover implements store.Leases.
+func (s *Store) Takeover(ctx context.Context, hoa netip.Addr, expected store.Revision, owner string) (store.Lease, error) {
+	return s.transition(ctx, hoa, func(cur store.Lease, now time.Time) (store.Lease, error) {
+		return leaseop.Takeover(cur, hoa, expected, owner, s.alive(cur.Owner), now)
+	})
+}
+
+// SetAttributes implements store.Leases.
+func (s *Store) SetAttributes(ctx context.Context, hoa netip.Addr, expected store.Revision, a store.Attributes) (store.Lease, error) {
+	return s.transition(ctx, hoa, func(cur store.Lease, now time.Time) (store.Lease, error) {
+		return leaseop.SetAttributes(cur, hoa, expected, a, now)
+	})
+}
+
+// WatchLeases implements store.Leases.
+func (s *Store) WatchLeases(ctx context.Context) (*store.Watch[store.Lease], error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	var current []store.Lease
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		current, err = list(tx, store.Filter{})
+		return err
+	}); err != nil {
+		return nil, mapErr(err)
+	}
+	sub := newSubscriber[store.Lease](ctx, s.buffer)
+	s.mu.Lock()
+	s.leaseW.add(sub)
+	s.mu.Unlock()
+	s.startSubscriber(func() {
+		sub.run()
+		s.mu.Lock()
+		s.leaseW.remove(sub)
+		s.mu.Unlock()
+	})
+	return store.NewWatch(current, sub.out, sub.errFunc), nil
+}
+
+func (s *Store) startSubscriber(run func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		run()
+	}()
+}
