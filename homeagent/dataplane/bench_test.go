@@ -233,7 +233,7 @@ func BenchmarkReadBatch(b *testing.B) {
 					b.Fatal(err)
 				}
 				for i := range n {
-					if _, remote, _, ok := rb.datagram(i, rx); !ok || remote != tx.local {
+					if _, remote, _, _, ok := rb.datagram(i, rx); !ok || remote != tx.local {
 						b.Fatal("bad datagram")
 					}
 				}

@@ -365,12 +365,12 @@ func (d *Dataplane) receive(c *udpConn) error {
 		now := time.Now().UnixNano()
 		var st batchCounters
 		for i := range n {
-			payload, remote, local, ok := b.datagram(i, c)
+			payload, remote, local, gro, ok := b.datagram(i, c)
 			if !ok {
 				st.drop(DropTooBig)
 				continue
 			}
-			ike, pkts = d.demux(c.role, b.bufs[i][:], Datagram{Local: local, Remote: remote, Payload: payload}, now, &st, ike, pkts)
+			ike, pkts = d.demuxCoalesced(c.role, b.bufs[i][:], Datagram{Local: local, Remote: remote, Payload: payload}, gro, now, &st, ike, pkts)
 		}
 		if len(ike) > 0 {
 			st.ikeIn += uint64(len(ike))
@@ -393,6 +393,24 @@ func (d *Dataplane) receive(c *udpConn) error {
 		}
 		d.stats.add(&st)
 	}
+}
+
+// demuxCoalesced splits a datagram that the kernel coalesced from several
+// of one flow (UDP_GRO, segment size gro) and demultiplexes each. Segment k
+// starts at ESPOffset+k*gro, so the buffer shifted by k*gro has it at
+// ESPOffset; its nonce scratch overlaps the ICV of segment k-1, which has
+// been used by then.
+func (d *Dataplane) demuxCoalesced(r role, buf []byte, dg Datagram, gro int, now int64, st *batchCounters, ike []Datagram, pkts [][]byte) ([]Datagram, [][]byte) {
+	if gro <= 0 || gro >= len(dg.Payload) {
+		return d.demux(r, buf, dg, now, st, ike, pkts)
+	}
+	payload := dg.Payload
+	st.coalescedIn += uint64((len(payload) + gro - 1) / gro)
+	for off := 0; off < len(payload); off += gro {
+		dg.Payload = payload[off:min(off+gro, len(payload))]
+		ike, pkts = d.demux(r, buf[off:], dg, now, st, ike, pkts)
+	}
+	return ike, pkts
 }
 
 // demux handles one datagram received on a socket of role r: dg.Payload is
@@ -487,7 +505,11 @@ func (d *Dataplane) transmit() error {
 			if sb.full() {
 				d.flush(route.conn, sb, &st)
 			}
-			sb.add(&route.dst, &route.src, nil, esp)
+			if d.natt[route.conn].gso.Load() {
+				sb.addSegment(&route.dst, &route.src, esp)
+			} else {
+				sb.add(&route.dst, &route.src, nil, esp)
+			}
 		}
 		for i, sb := range sends {
 			d.flush(i, sb, &st)
@@ -497,6 +519,7 @@ func (d *Dataplane) transmit() error {
 }
 
 func (d *Dataplane) flush(conn int, sb *sendBatch, st *batchCounters) {
+	st.segmentedOut += uint64(sb.segmented())
 	sent, failed, _ := d.natt[conn].flush(sb)
 	st.espOut += uint64(sent)
 	st.drops[DropSendFailed] += uint64(failed)
@@ -611,6 +634,12 @@ type Stats struct {
 	IKEIn, IKEOut uint64
 	// KeepalivesIn and KeepalivesOut count NAT-keepalives.
 	KeepalivesIn, KeepalivesOut uint64
+	// SegmentedOut counts ESP packets handed to the kernel in segmented
+	// sends (UDP_SEGMENT), several per system call and stack traversal.
+	SegmentedOut uint64
+	// CoalescedIn counts datagrams that the kernel delivered coalesced
+	// (UDP_GRO), several per buffer.
+	CoalescedIn uint64
 	// Drops counts discarded packets by reason, in both directions.
 	Drops [NumDropReasons]uint64
 }
@@ -621,11 +650,13 @@ func (d *Dataplane) Stats() Stats { return d.stats.snapshot() }
 // counters are the global counters; packet loops add a batch at a time.
 type counters struct {
 	espIn, espOut, ikeIn, ikeOut, kaIn, kaOut atomic.Uint64
+	segmentedOut, coalescedIn                 atomic.Uint64
 	drops                                     [NumDropReasons]atomic.Uint64
 }
 
 type batchCounters struct {
 	espIn, espOut, ikeIn, ikeOut, keepalivesIn, keepalivesOut uint64
+	segmentedOut, coalescedIn                                 uint64
 	drops                                                     [NumDropReasons]uint64
 }
 
@@ -638,6 +669,8 @@ func (c *counters) add(st *batchCounters) {
 	addNonZero(&c.ikeOut, st.ikeOut)
 	addNonZero(&c.kaIn, st.keepalivesIn)
 	addNonZero(&c.kaOut, st.keepalivesOut)
+	addNonZero(&c.segmentedOut, st.segmentedOut)
+	addNonZero(&c.coalescedIn, st.coalescedIn)
 	for i, v := range st.drops {
 		addNonZero(&c.drops[i], v)
 	}
@@ -654,6 +687,7 @@ func (c *counters) snapshot() Stats {
 		ESPIn: c.espIn.Load(), ESPOut: c.espOut.Load(),
 		IKEIn: c.ikeIn.Load(), IKEOut: c.ikeOut.Load(),
 		KeepalivesIn: c.kaIn.Load(), KeepalivesOut: c.kaOut.Load(),
+		SegmentedOut: c.segmentedOut.Load(), CoalescedIn: c.coalescedIn.Load(),
 	}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].Load()

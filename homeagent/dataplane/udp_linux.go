@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -45,6 +46,10 @@ type udpConn struct {
 	role  role
 	is6   bool
 	local netip.AddrPort // as bound, port resolved
+
+	// gso: the kernel takes several equal-size datagrams in one sendmsg
+	// (UDP_SEGMENT); cleared if a segmented send fails with EIO.
+	gso atomic.Bool
 }
 
 // listenUDP binds a UDP socket that reports the destination address of every
@@ -73,7 +78,18 @@ func listenUDP(addr netip.AddrPort, r role, sockBuf int) (*udpConn, error) {
 		} else {
 			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
 		}
-		if serr != nil || sockBuf <= 0 {
+		if serr != nil {
+			return
+		}
+		if r == roleNATT {
+			// Generic segmentation offload for ESP bursts, and the
+			// receive-side counterpart (coalesced datagrams, UDP_GRO).
+			if _, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT); err == nil {
+				c.gso.Store(true)
+			}
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1)
+		}
+		if sockBuf <= 0 {
 			return
 		}
 		// Root may exceed net.core.rmem_max; others get what the limit allows.
@@ -193,6 +209,14 @@ func putCmsgHeader(b []byte, level, typ int32, dataLen int) int {
 // parsePktinfo returns the destination address carried by an IPV6_PKTINFO or
 // IP_PKTINFO control message in oob, or the zero Addr if there is none.
 func parsePktinfo(oob []byte) netip.Addr {
+	dst, _ := parseControl(oob)
+	return dst
+}
+
+// parseControl returns the destination address (IPV6_PKTINFO, IP_PKTINFO)
+// and the segment size of a coalesced datagram (UDP_GRO, 0 if none) from the
+// control messages of a received datagram.
+func parseControl(oob []byte) (dst netip.Addr, gro int) {
 	for len(oob) >= cmsgDataOff {
 		var n int
 		if cmsgLenSize == 8 {
@@ -201,16 +225,18 @@ func parsePktinfo(oob []byte) netip.Addr {
 			n = int(binary.NativeEndian.Uint32(oob[0:4]))
 		}
 		if n < cmsgDataOff || n > len(oob) {
-			return netip.Addr{}
+			return dst, gro
 		}
 		level := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize:]))
 		typ := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize+4:]))
 		data := oob[cmsgDataOff:n]
 		switch {
 		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
-			return netip.AddrFrom16([16]byte(data[0:16])).Unmap()
+			dst = netip.AddrFrom16([16]byte(data[0:16])).Unmap()
 		case level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
-			return netip.AddrFrom4([4]byte(data[8:12])) // ipi_addr: the header destination
+			dst = netip.AddrFrom4([4]byte(data[8:12])) // ipi_addr: the header destination
+		case level == unix.SOL_UDP && typ == unix.UDP_GRO && len(data) >= 4:
+			gro = int(int32(binary.NativeEndian.Uint32(data)))
 		}
 		next := (n + cmsgLenSize - 1) &^ (cmsgLenSize - 1)
 		if next >= len(oob) {
@@ -218,7 +244,7 @@ func parsePktinfo(oob []byte) netip.Addr {
 		}
 		oob = oob[next:]
 	}
-	return netip.Addr{}
+	return dst, gro
 }
 
 // recvBatch is the state of one reader goroutine: buffers, mmsghdrs and the
@@ -289,73 +315,163 @@ func (c *udpConn) read(b *recvBatch) (int, error) {
 }
 
 // datagram returns the i-th received datagram: its payload (a slice of the
-// buffer at ESPOffset), source and destination. ok is false if it was
-// truncated.
-func (b *recvBatch) datagram(i int, c *udpConn) (payload []byte, remote, local netip.AddrPort, ok bool) {
+// buffer at ESPOffset), source and destination, and the segment size if the
+// kernel coalesced several datagrams of one flow into it (UDP_GRO). ok is
+// false if it was truncated.
+func (b *recvBatch) datagram(i int, c *udpConn) (payload []byte, remote, local netip.AddrPort, gro int, ok bool) {
 	m := &b.msgs[i]
 	if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) > BufferSize-ESPOffset {
-		return nil, remote, local, false
+		return nil, remote, local, 0, false
 	}
 	remote = parseSockaddr(b.names[i][:min(int(m.Hdr.Namelen), len(b.names[i]))])
 	dst := c.local.Addr()
 	if m.Hdr.Flags&unix.MSG_CTRUNC == 0 {
-		if a := parsePktinfo(b.oobs[i][:min(int(m.Hdr.Controllen), oobSize)]); a.IsValid() {
+		var a netip.Addr
+		if a, gro = parseControl(b.oobs[i][:min(int(m.Hdr.Controllen), oobSize)]); a.IsValid() {
 			dst = a
 		}
 	}
-	return b.bufs[i][ESPOffset : ESPOffset+int(m.Len)], remote, netip.AddrPortFrom(dst, c.local.Port()), true
+	return b.bufs[i][ESPOffset : ESPOffset+int(m.Len)], remote, netip.AddrPortFrom(dst, c.local.Port()), gro, true
 }
+
+// Limits of one segmented (UDP_SEGMENT) send: the kernel accepts at most 64
+// segments (UDP_MAX_SEGMENTS on older kernels), and the whole must fit one
+// IP datagram.
+const (
+	gsoMaxSegments = 64
+	gsoMaxBytes    = 65507 - 8
+)
 
 // sendBatch collects datagrams for one sendmmsg call on one socket. The
 // sockaddr, pktinfo and payload memory must stay untouched until flush.
+//
+// With segmentation offload, consecutive equal-size datagrams to the same
+// destination from the same source become one message whose iovecs are the
+// segments and whose control data adds UDP_SEGMENT: the kernel runs its
+// stack once for the burst and splits it as late as it can.
 type sendBatch struct {
 	msgs []unix.Mmsghdr
-	iovs [][2]unix.Iovec
-	n    int
+	iovs []unix.Iovec
+	oobs [][oobSize]byte
+	segs []int // datagrams in each message
+	n    int   // messages
+	niov int   // iovecs used
+
+	// The last message while it can take more segments.
+	open     bool
+	openDst  *sockaddr
+	openSrc  *pktinfo
+	openSize int // segment size
+	openLen  int // octets so far
 
 	next    int // first message not yet sent by the current flush
-	failed  int
+	failed  int // datagrams refused
+	gsoErr  bool
 	writeFn func(fd uintptr) bool
 }
 
 func newSendBatch(size int) *sendBatch {
-	b := &sendBatch{msgs: make([]unix.Mmsghdr, size), iovs: make([][2]unix.Iovec, size)}
-	for i := range b.msgs {
-		b.msgs[i].Hdr.Iov = &b.iovs[i][0]
+	b := &sendBatch{
+		msgs: make([]unix.Mmsghdr, size),
+		iovs: make([]unix.Iovec, 2*size),
+		oobs: make([][oobSize]byte, size),
+		segs: make([]int, size),
 	}
 	b.writeFn = b.sendmmsg
 	return b
 }
 
-func (b *sendBatch) full() bool { return b.n == len(b.msgs) }
+// full reports whether another datagram may not fit.
+func (b *sendBatch) full() bool { return b.n == len(b.msgs) || b.niov+2 > len(b.iovs) }
 
 // add queues a datagram made of prefix ‖ payload (prefix may be empty: it is
 // the non-ESP marker for IKE on the NAT-T port).
 func (b *sendBatch) add(dst *sockaddr, src *pktinfo, prefix, payload []byte) {
+	b.open = false
+	h := b.start(dst, src)
+	if len(prefix) > 0 {
+		b.addIov(prefix)
+		h.Iovlen++
+	}
+	b.addIov(payload)
+	h.Iovlen++
+	b.segs[b.n] = 1
+	b.n++
+}
+
+// addSegment queues a datagram that may share a segmented message with the
+// previous one (same dst and src, same size, the last may be shorter).
+func (b *sendBatch) addSegment(dst *sockaddr, src *pktinfo, payload []byte) {
+	if b.open && b.openDst == dst && b.openSrc == src && len(payload) <= b.openSize &&
+		b.segs[b.n-1] < gsoMaxSegments && b.openLen+len(payload) <= gsoMaxBytes {
+		b.addIov(payload)
+		b.msgs[b.n-1].Hdr.Iovlen++
+		b.segs[b.n-1]++
+		b.openLen += len(payload)
+		b.open = len(payload) == b.openSize // a shorter segment ends the message
+		return
+	}
+	h := b.start(dst, src)
+	b.addIov(payload)
+	h.Iovlen = 1
+	b.segs[b.n] = 1
+	b.n++
+	b.open, b.openDst, b.openSrc, b.openSize, b.openLen = true, dst, src, len(payload), len(payload)
+}
+
+func (b *sendBatch) start(dst *sockaddr, src *pktinfo) *unix.Msghdr {
 	h := &b.msgs[b.n].Hdr
-	iov := &b.iovs[b.n]
 	h.Name = &dst.raw[0]
 	h.Namelen = dst.len
+	h.Iov = &b.iovs[b.niov]
+	h.Iovlen = 0
+	h.Control = nil
+	h.SetControllen(0)
 	if src != nil && src.len > 0 {
 		h.Control = &src.raw[0]
 		h.SetControllen(src.len)
-	} else {
-		h.Control = nil
-		h.SetControllen(0)
 	}
-	k := 0
-	if len(prefix) > 0 {
-		iov[0].Base = &prefix[0]
-		iov[0].SetLen(len(prefix))
-		k++
+	return h
+}
+
+func (b *sendBatch) addIov(p []byte) {
+	iov := &b.iovs[b.niov]
+	iov.Base = nil
+	if len(p) > 0 {
+		iov.Base = &p[0]
 	}
-	iov[k].Base = nil
-	if len(payload) > 0 {
-		iov[k].Base = &payload[0]
+	iov.SetLen(len(p))
+	b.niov++
+}
+
+// segmented returns how many queued datagrams share a message with others.
+func (b *sendBatch) segmented() int {
+	n := 0
+	for _, k := range b.segs[:b.n] {
+		if k > 1 {
+			n += k
+		}
 	}
-	iov[k].SetLen(len(payload))
-	h.Iovlen = uint64(k + 1)
-	b.n++
+	return n
+}
+
+// finish adds UDP_SEGMENT to every message that carries several segments.
+func (b *sendBatch) finish() {
+	for i := range b.n {
+		if b.segs[i] < 2 {
+			continue
+		}
+		h := &b.msgs[i].Hdr
+		oob := b.oobs[i][:]
+		n := 0
+		if h.Control != nil {
+			n = copy(oob, unsafe.Slice(h.Control, h.Controllen))
+		}
+		n += putCmsgHeader(oob[n:], unix.SOL_UDP, unix.UDP_SEGMENT, 2)
+		binary.NativeEndian.PutUint16(oob[n-unix.CmsgSpace(2)+cmsgDataOff:], uint16(unsafe.Slice(h.Iov, 1)[0].Len))
+		h.Control = &oob[0]
+		h.SetControllen(n)
+	}
 }
 
 func (b *sendBatch) sendmmsg(fd uintptr) bool {
@@ -368,9 +484,13 @@ func (b *sendBatch) sendmmsg(fd uintptr) bool {
 		case unix.EAGAIN:
 			return false // wait until writable
 		default:
-			// The first unsent datagram was refused (no route, bad
-			// source address, too big): count it and go on.
-			b.failed++
+			// The first unsent message was refused (no route, bad
+			// source address, too big): count it and go on. EIO on a
+			// segmented message means the path cannot segment.
+			if e == unix.EIO && b.segs[b.next] > 1 {
+				b.gsoErr = true
+			}
+			b.failed += b.segs[b.next]
 			b.next++
 		}
 	}
@@ -378,22 +498,35 @@ func (b *sendBatch) sendmmsg(fd uintptr) bool {
 }
 
 // flush sends the queued datagrams and empties the batch. It returns how
-// many were sent and how many the kernel refused.
+// many datagrams were sent and how many the kernel refused.
 func (c *udpConn) flush(b *sendBatch) (sent, failed int, err error) {
 	if b.n == 0 {
 		return 0, 0, nil
 	}
-	b.next, b.failed = 0, 0
+	b.finish()
+	b.next, b.failed, b.gsoErr = 0, 0, false
 	err = c.raw.Write(b.writeFn)
-	sent, failed = b.next-b.failed, b.failed
+	total := 0
+	for i := range b.n {
+		total += b.segs[i]
+	}
+	sent, failed = total-b.failed, b.failed
 	if err != nil {
-		failed = b.n - sent
+		sent = 0
+		for i := range b.next {
+			sent += b.segs[i]
+		}
+		sent -= b.failed
+		failed = total - sent
+	}
+	if b.gsoErr {
+		c.gso.Store(false)
 	}
 	for i := range b.n { // drop references to payloads and SAs
-		b.msgs[i].Hdr.Name, b.msgs[i].Hdr.Control = nil, nil
-		b.iovs[i] = [2]unix.Iovec{}
+		b.msgs[i].Hdr.Name, b.msgs[i].Hdr.Control, b.msgs[i].Hdr.Iov = nil, nil, nil
 	}
-	b.n = 0
+	clear(b.iovs[:b.niov])
+	b.n, b.niov, b.open = 0, 0, false
 	return sent, failed, err
 }
 
