@@ -35,7 +35,8 @@ type BindingCache struct {
 
 	maxLifetime mh.Lifetime
 
-	sw switcher
+	homeAgents haTable
+	switches   switcher
 }
 
 type shard struct {
@@ -46,25 +47,6 @@ type shard struct {
 	_        [64]byte // keep neighbouring shards' locks off this cache line
 }
 
-// entry is one binding cache entry. Times are nanoseconds since the
-// cache's epoch.
-type entry struct {
-	hoa      [16]byte
-	ha       [16]byte
-	coa      netip.Addr
-	identity string
-	expires  int64 // valid: end of lifetime; deregistered: removal; DAD pending: DAD timeout
-	deadline int64 // the earliest timer: expires, a HAS retransmission, the BRR
-	hidx     int32
-	seq      uint16
-	flags    mh.BUFlags
-	state    BindingState
-	inTunnel bool
-	brrSent  bool
-	sw       *switchState // after Switch
-	ext      *dsmip       // DSMIPv6 registrations only
-	pending  *request     // while DAD runs
-}
 
 // dsmip is the DSMIPv6 part of a binding (RFC 5555 §4.5).
 type dsmip struct {
@@ -82,6 +64,7 @@ type request struct {
 	lifetime mh.Lifetime
 	ipv4HoA  mh.IPv4HomeAddress
 	hasIPv4  bool
+	ha       uint16 // index of ip.Dst in the cache's haTable
 }
 
 // NewBindingCache returns an empty binding cache; now is its epoch.
@@ -96,7 +79,7 @@ func NewBindingCache(cfg HomeAgentConfig, now time.Time) (*BindingCache, error) 
 		shards:      make([]shard, cfg.Shards),
 		mask:        uint64(cfg.Shards - 1),
 		maxLifetime: mh.LifetimeOf(cfg.MaxLifetime),
-		sw:          switcher{bucket: newTokenBucket(cfg.HASRate)},
+		switches:    switcher{bucket: newTokenBucket(cfg.HASRate)},
 	}
 	for i := range c.shards {
 		c.shards[i].m = make(map[[16]byte]*entry)
@@ -189,11 +172,16 @@ func (c *BindingCache) Update(now time.Time, ctx Context, ip mh.IPv6, bu mh.Bind
 	}
 
 	t := c.since(now)
+	ha, haOK := c.homeAgents.index(ip.Dst)
+	r.ha = ha
 	key := r.hoa.As16()
 	s := c.shardOf(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.m[key]
+	if !haOK {
+		return c.reject(s, &r, mh.StatusInsufficientResources, e) // more home agent addresses than an entry can name
+	}
 	if e != nil && e.state == StateDADPending {
 		return c.duringDAD(s, e, &r)
 	}
@@ -238,8 +226,8 @@ func (c *BindingCache) duringDAD(s *shard, e *entry, r *request) Decision {
 		c.remove(s, e)
 		return c.reject(s, r, mh.StatusNotHomeAgentForThisMN, nil)
 	}
-	if SequenceGreater(r.seq, e.pending.seq) {
-		*e.pending = *r
+	if p := e.pending(); SequenceGreater(r.seq, p.seq) {
+		*p = *r
 	}
 	c.drops[DropDADInProgress].Add(1)
 	return Decision{Verdict: Dropped, Drop: DropDADInProgress, Binding: c.snapshot(e)}
@@ -297,7 +285,7 @@ func (c *BindingCache) register(s *shard, e *entry, r *request, now time.Time, d
 	}
 	t := c.since(now)
 	granted := min(r.lifetime, c.maxLifetime)
-	if !isNew && e.sw != nil && e.sw.sent {
+	if !isNew && e.switching() != nil && e.switching().sent {
 		// After a Home Agent Switch, no extension (RFC 5142 §5.3).
 		if t+int64(r.lifetime.Duration()) > e.expires {
 			return c.rejectStoring(s, r, mh.StatusAdministrativelyProhibited, e)
@@ -343,9 +331,11 @@ func (c *BindingCache) startDAD(s *shard, e *entry, r *request, t int64) Decisio
 		c.insert(s, e)
 	}
 	e.state = StateDADPending
-	e.pending = new(request)
-	*e.pending = *r
-	e.coa, e.flags, e.identity, e.ha = r.coa, r.flags, r.ctx.Identity, r.ip.Dst.As16()
+	p := new(request)
+	*p = *r
+	e.setPending(p)
+	e.setCareOf(r.coa)
+	e.flags, e.identity, e.ha = r.flags, r.ctx.Identity, r.ha
 	e.expires = t + int64(c.cfg.DADTimeout)
 	c.reschedule(s, e)
 	d := Decision{Verdict: Pending, Actions: ActionDAD, Binding: c.snapshot(e)}
@@ -367,9 +357,9 @@ func (c *BindingCache) remove(s *shard, e *entry) {
 	c.entries.Add(-1)
 }
 
+// reschedule makes sure e's timer fires no later than its deadline.
 func (c *BindingCache) reschedule(s *shard, e *entry) {
-	e.deadline = c.deadline(e)
-	s.h.fix(int(e.hidx))
+	s.h.lower(e, c.deadline(e))
 }
 
 // deadline is the entry's earliest timer.
@@ -378,10 +368,10 @@ func (c *BindingCache) deadline(e *entry) int64 {
 	if e.state != StateValid {
 		return d
 	}
-	if sw := e.sw; sw != nil && sw.sent && !sw.stopped && sw.next < d {
+	if sw := e.switching(); sw != nil && sw.sent && !sw.stopped && sw.next < d {
 		d = sw.next
 	}
-	if c.cfg.RefreshRequestBefore > 0 && !e.brrSent {
+	if c.cfg.RefreshRequestBefore > 0 && !e.has(bitBRRSent) {
 		d = min(d, e.expires-int64(c.cfg.RefreshRequestBefore))
 	}
 	return d
@@ -394,9 +384,9 @@ func (c *BindingCache) accept(s *shard, e *entry, r *request, t int64, granted m
 	var oldFlags mh.BUFlags
 	var oldIPv4 netip.Addr
 	if wasValid {
-		d.PreviousCoA, oldFlags = e.coa, e.flags
-		if e.ext != nil {
-			oldIPv4 = e.ext.ipv4HoA
+		d.PreviousCoA, oldFlags = e.careOf(), e.flags
+		if x := e.dsmip(); x != nil {
+			oldIPv4 = x.ipv4HoA
 		}
 	}
 	if e == nil {
@@ -404,13 +394,14 @@ func (c *BindingCache) accept(s *shard, e *entry, r *request, t int64, granted m
 		c.insert(s, e)
 	}
 	e.state = StateValid
-	e.pending = nil
-	e.coa, e.seq, e.flags = r.coa, r.seq, r.flags
-	e.identity, e.ha, e.inTunnel = r.ctx.Identity, r.ip.Dst.As16(), r.ctx.InTunnel
+	e.setPending(nil)
+	e.setCareOf(r.coa)
+	e.seq, e.flags, e.identity, e.ha = r.seq, r.flags, r.ctx.Identity, r.ha
+	e.set(bitInTunnel, r.ctx.InTunnel)
 	e.expires = t + int64(granted.Duration())
-	e.brrSent = false
+	e.set(bitBRRSent, false)
 	if !wasValid {
-		e.sw = nil
+		e.setSwitching(nil)
 	}
 
 	coaMoved := !wasValid || d.PreviousCoA != r.coa
@@ -484,9 +475,9 @@ func (c *BindingCache) acceptDSMIP(d *Decision, e *entry, r *request, oldIPv4 ne
 		d.Actions |= ActionStopDefendingIPv4HoA
 	}
 	if newIPv4.IsValid() || udp.IsValid() {
-		e.ext = &dsmip{ipv4HoA: newIPv4, udp: udp}
+		e.setDSMIP(&dsmip{ipv4HoA: newIPv4, udp: udp})
 	} else {
-		e.ext = nil
+		e.setDSMIP(nil)
 	}
 }
 
@@ -520,14 +511,14 @@ func (c *BindingCache) deregister(s *shard, e *entry, r *request, t int64) Decis
 		Verdict:            Accepted,
 		Status:             mh.StatusAccepted,
 		Reply:              replyTo(r.ip),
-		PreviousCoA:        e.coa,
-		SwitchAcknowledged: e.sw != nil,
+		PreviousCoA:        e.careOf(),
+		SwitchAcknowledged: e.switching() != nil,
 		Actions:            ActionStopDefending | ActionRemoveRoute,
 	}
 	if e.flags&mh.BUFlagL != 0 {
 		d.Actions |= ActionStopDefendingLinkLocal
 	}
-	if e.ext != nil && e.ext.ipv4HoA.IsValid() {
+	if x := e.dsmip(); x != nil && x.ipv4HoA.IsValid() {
 		d.Actions |= ActionStopDefendingIPv4HoA
 	}
 	d.ba = mh.BindingAck{Status: mh.StatusAccepted, Sequence: r.seq}
@@ -539,8 +530,8 @@ func (c *BindingCache) deregister(s *shard, e *entry, r *request, t int64) Decis
 	}
 	e.state = StateDeregistered
 	e.seq, e.flags = r.seq, r.flags
-	e.coa = r.hoa // back home: the home address is the care-of address
-	e.sw, e.ext = nil, nil
+	e.setCareOf(r.hoa) // back home: the home address is the care-of address
+	e.x = nil
 	e.expires = t + int64(c.cfg.DeleteDelay)
 	c.reschedule(s, e)
 	s.baStatus[mh.StatusAccepted]++
@@ -564,7 +555,7 @@ func (c *BindingCache) CompleteDAD(now time.Time, hoa netip.Addr, unique bool) (
 	if e == nil || e.state != StateDADPending {
 		return Decision{}, false
 	}
-	r := e.pending
+	r := e.pending()
 	if !unique {
 		c.remove(s, e)
 		return c.reject(s, r, mh.StatusDADFailed, nil), true
@@ -639,27 +630,28 @@ func undoActions(e *entry) Action {
 	if e.flags&mh.BUFlagL != 0 {
 		a |= ActionStopDefendingLinkLocal
 	}
-	if e.ext != nil && e.ext.ipv4HoA.IsValid() {
+	if x := e.dsmip(); x != nil && x.ipv4HoA.IsValid() {
 		a |= ActionStopDefendingIPv4HoA
 	}
 	return a
 }
 
 func (c *BindingCache) snapshot(e *entry) Binding {
+	sw := e.switching()
 	b := Binding{
 		HoA:       netip.AddrFrom16(e.hoa),
-		CoA:       e.coa,
-		HA:        netip.AddrFrom16(e.ha),
+		CoA:       e.careOf(),
+		HA:        c.homeAgents.addr(e.ha),
 		Identity:  e.identity,
 		State:     e.state,
 		Sequence:  e.seq,
 		Flags:     e.flags,
 		Expires:   c.at(e.expires),
-		InTunnel:  e.inTunnel,
-		Switching: e.sw != nil && e.sw.sent,
+		InTunnel:  e.has(bitInTunnel),
+		Switching: sw != nil && sw.sent,
 	}
-	if e.ext != nil {
-		b.IPv4HoA, b.UDPSource = e.ext.ipv4HoA, e.ext.udp
+	if x := e.dsmip(); x != nil {
+		b.IPv4HoA, b.UDPSource = x.ipv4HoA, x.udp
 	}
 	return b
 }
@@ -717,8 +709,13 @@ func (c *BindingCache) Tick(now time.Time, dst []Event) []Event {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for len(s.h) > 0 && s.h[0].deadline <= t {
-			dst = c.fire(s, s.h[0], t, dst)
+		for len(s.h) > 0 && s.h[0].at <= t {
+			e := s.h[0].e
+			if d := c.deadline(e); d > t {
+				s.h.set(e, d) // the deadline moved on: re-arm
+				continue
+			}
+			dst = c.fire(s, e, t, dst)
 		}
 		s.mu.Unlock()
 	}
@@ -737,18 +734,18 @@ func (c *BindingCache) fire(s *shard, e *entry, t int64, dst []Event) []Event {
 		c.remove(s, e)
 		return append(dst, Event{Kind: EventExpired, Binding: b, Actions: undoActions(e)})
 	}
-	if sw := e.sw; sw != nil && sw.sent && !sw.stopped && sw.next <= t {
+	if sw := e.switching(); sw != nil && sw.sent && !sw.stopped && sw.next <= t {
 		sw.timeout = min(2*sw.timeout, c.cfg.HASMaxTimeout)
 		sw.next = t + int64(sw.timeout)
 		sw.count++
 		dst = append(dst, Event{Kind: EventSendHAS, Binding: c.snapshot(e), Send: c.homeAgentSwitch(e, t)})
 	}
-	if c.cfg.RefreshRequestBefore > 0 && !e.brrSent && e.expires-int64(c.cfg.RefreshRequestBefore) <= t {
-		e.brrSent = true
+	if c.cfg.RefreshRequestBefore > 0 && !e.has(bitBRRSent) && e.expires-int64(c.cfg.RefreshRequestBefore) <= t {
+		e.set(bitBRRSent, true)
 		dst = append(dst, Event{Kind: EventSendBRR, Binding: c.snapshot(e),
 			Send: Outgoing{IP: c.toMN(e), Message: mh.BindingRefreshRequest{}}})
 	}
-	c.reschedule(s, e)
+	s.h.set(e, c.deadline(e))
 	return dst
 }
 
@@ -756,10 +753,10 @@ func (c *BindingCache) fire(s *shard, e *entry, t int64, dst []Event) []Event {
 // node of e: through the tunnel to the home address, or natively to the
 // care-of address with a type 2 routing header.
 func (c *BindingCache) toMN(e *entry) mh.IPv6 {
-	hoa := netip.AddrFrom16(e.hoa)
-	ip := mh.IPv6{Src: netip.AddrFrom16(e.ha), Dst: hoa}
-	if !e.inTunnel && e.coa.Is6() && e.coa != hoa {
-		ip.Dst, ip.RH2 = e.coa, hoa
+	hoa, coa := netip.AddrFrom16(e.hoa), e.careOf()
+	ip := mh.IPv6{Src: c.homeAgents.addr(e.ha), Dst: hoa}
+	if !e.has(bitInTunnel) && coa.Is6() && coa != hoa {
+		ip.Dst, ip.RH2 = coa, hoa
 	}
 	return ip
 }
@@ -779,14 +776,15 @@ func (c *BindingCache) RefreshRequest(hoa netip.Addr) (Outgoing, error) {
 }
 
 // NextDeadline returns the time of the earliest timer, or the zero time
-// if there is none.
+// if there is none. It may be early (a refreshed binding's timer is
+// re-armed when it fires): a Tick then finds nothing to do.
 func (c *BindingCache) NextDeadline(now time.Time) time.Time {
-	next, ok := c.sw.nextSend(now)
+	next, ok := c.switches.nextSend(now)
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
 		if len(s.h) > 0 {
-			if d := c.at(s.h[0].deadline); !ok || d.Before(next) {
+			if d := c.at(s.h[0].at); !ok || d.Before(next) {
 				next, ok = d, true
 			}
 		}
@@ -868,21 +866,23 @@ func (c *BindingCache) Switch(now time.Time, hoa netip.Addr, alternates []netip.
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %v", ErrNoBinding, hoa)
 	}
-	queue := e.sw == nil
+	sw := e.switching()
+	queue := sw == nil
 	if queue {
-		e.sw = &switchState{}
+		sw = &switchState{}
+		e.setSwitching(sw)
 	}
-	e.sw.alternates = slices.Clone(alternates)
-	e.sw.grace = grace > 0
+	sw.alternates = slices.Clone(alternates)
+	sw.grace = grace > 0
 	if t := c.since(now) + int64(grace); grace > 0 && t < e.expires {
 		e.expires = t
 		c.reschedule(s, e)
 	}
 	s.mu.Unlock()
 	if queue {
-		c.sw.mu.Lock()
-		c.sw.queue = append(c.sw.queue, key)
-		c.sw.mu.Unlock()
+		c.switches.mu.Lock()
+		c.switches.queue = append(c.switches.queue, key)
+		c.switches.mu.Unlock()
 	}
 	return nil
 }
@@ -892,27 +892,27 @@ func (c *BindingCache) Switch(now time.Time, hoa netip.Addr, alternates []netip.
 func (c *BindingCache) sendQueuedSwitches(now time.Time, dst []Event) []Event {
 	t := c.since(now)
 	for {
-		c.sw.mu.Lock()
-		if len(c.sw.queue) == 0 || !c.sw.bucket.allow(now) {
-			c.sw.mu.Unlock()
+		c.switches.mu.Lock()
+		if len(c.switches.queue) == 0 || !c.switches.bucket.allow(now) {
+			c.switches.mu.Unlock()
 			return dst
 		}
-		key := c.sw.queue[0]
-		c.sw.queue[0] = [16]byte{}
-		c.sw.queue = c.sw.queue[1:]
-		c.sw.mu.Unlock()
+		key := c.switches.queue[0]
+		c.switches.queue[0] = [16]byte{}
+		c.switches.queue = c.switches.queue[1:]
+		c.switches.mu.Unlock()
 
 		s := c.shardOf(key)
 		s.mu.Lock()
 		e := s.m[key]
-		if e == nil || e.state != StateValid || e.sw == nil || e.sw.sent {
+		if e == nil || e.state != StateValid || e.switching() == nil || e.switching().sent {
 			s.mu.Unlock()
-			c.sw.mu.Lock()
-			c.sw.bucket.tokens++ // nobody was told: give the token back
-			c.sw.mu.Unlock()
+			c.switches.mu.Lock()
+			c.switches.bucket.tokens++ // nobody was told: give the token back
+			c.switches.mu.Unlock()
 			continue
 		}
-		sw := e.sw
+		sw := e.switching()
 		sw.sent, sw.timeout, sw.count = true, c.cfg.HASInitialTimeout, 1
 		first := c.cfg.HASInitialTimeout
 		if sw.grace {
@@ -926,8 +926,9 @@ func (c *BindingCache) sendQueuedSwitches(now time.Time, dst []Event) []Event {
 }
 
 func (c *BindingCache) homeAgentSwitch(e *entry, t int64) Outgoing {
-	has := mh.HomeAgentSwitch{Addresses: e.sw.alternates}
-	if e.sw.grace {
+	sw := e.switching()
+	has := mh.HomeAgentSwitch{Addresses: sw.alternates}
+	if sw.grace {
 		has.Options = mh.BindingRefreshAdvice{Interval: mh.LifetimeOf(time.Duration(e.expires - t))}.Append(nil)
 	}
 	return Outgoing{IP: c.toMN(e), Message: has}
@@ -942,10 +943,14 @@ func (c *BindingCache) switchRefused(hoa netip.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.m[key]
-	if e == nil || e.sw == nil || !e.sw.sent || e.sw.stopped {
+	if e == nil {
 		return false
 	}
-	e.sw.stopped = true
+	sw := e.switching()
+	if sw == nil || !sw.sent || sw.stopped {
+		return false
+	}
+	sw.stopped = true
 	c.reschedule(s, e)
 	return true
 }

@@ -293,12 +293,13 @@ func (d *Decision) AppendBA(b []byte) []byte {
 	if d.Actions&ActionSendBA == 0 {
 		return b
 	}
-	return mh.AppendPacket(b, d.Reply, d.BindingAck())
-}
-
-func (d *Decision) addBAOption(o interface{ Append([]byte) []byte }) {
-	n := len(o.Append(d.baOpts[d.baOptsN:d.baOptsN]))
-	d.baOptsN += uint8(n)
+	ba := d.BindingAck()
+	b = d.Reply.AppendHeaders(b, ba.Len())
+	start := len(b)
+	b = ba.Append(b) // not through the generic AppendPacket: d would escape
+	src, dst := d.Reply.PseudoHeader()
+	mh.SetChecksum(b[start:], src, dst)
+	return b
 }
 
 // Outgoing is a Mobility Header message to send and its addressing.

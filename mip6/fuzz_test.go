@@ -18,15 +18,18 @@ func checkHeaps(t *testing.T, c *BindingCache) {
 		if len(s.h) != len(s.m) {
 			t.Fatalf("shard %d: %d in heap, %d in map", i, len(s.h), len(s.m))
 		}
-		for j, e := range s.h {
-			if int(e.hidx) != j || s.m[e.hoa] != e {
-				t.Fatalf("shard %d: heap slot %d holds index %d", i, j, e.hidx)
+		for j, it := range s.h {
+			if int(it.e.hidx) != j || s.m[it.e.hoa] != it.e {
+				t.Fatalf("shard %d: heap slot %d holds index %d", i, j, it.e.hidx)
 			}
-			if j > 0 && s.h[(j-1)/2].deadline > e.deadline {
+			if j > 0 && s.h[(j-1)/2].at > it.at {
 				t.Fatalf("shard %d: heap order broken at %d", i, j)
 			}
-			if e.deadline != c.deadline(e) {
-				t.Fatalf("stale deadline")
+			if it.at != it.e.armed {
+				t.Fatalf("entry armed at %d, its timer at %d", it.e.armed, it.at)
+			}
+			if it.at > c.deadline(it.e) {
+				t.Fatalf("timer at %d fires after the deadline %d", it.at, c.deadline(it.e))
 			}
 		}
 		n += len(s.m)

@@ -89,8 +89,7 @@ func (ip IPv6) HeadersLen() int {
 // them (in that order, RFC 6275 §6.3), then the Mobility Header with its
 // checksum computed over ip.PseudoHeader().
 func AppendPacket[M Message](b []byte, ip IPv6, m M) []byte {
-	mlen := m.Len()
-	b = ip.appendHeaders(b, mlen)
+	b = ip.AppendHeaders(b, m.Len())
 	start := len(b)
 	b = m.Append(b)
 	src, dst := ip.PseudoHeader()
@@ -98,7 +97,11 @@ func AppendPacket[M Message](b []byte, ip IPv6, m M) []byte {
 	return b
 }
 
-func (ip IPv6) appendHeaders(b []byte, mhLen int) []byte {
+// AppendHeaders appends the IPv6 header, with the payload length for a
+// Mobility Header of mhLen octets, and the extension headers of ip (see
+// AppendPacket). Append the Mobility Header after it and set its checksum
+// over ip.PseudoHeader(); AppendPacket does all three.
+func (ip IPv6) AppendHeaders(b []byte, mhLen int) []byte {
 	nh := byte(ProtoMH)
 	hlim := ip.HopLimit
 	if hlim == 0 {
