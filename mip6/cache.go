@@ -47,7 +47,6 @@ type shard struct {
 	_        [64]byte // keep neighbouring shards' locks off this cache line
 }
 
-
 // dsmip is the DSMIPv6 part of a binding (RFC 5555 §4.5).
 type dsmip struct {
 	ipv4HoA netip.Addr
