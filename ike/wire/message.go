@@ -15,8 +15,8 @@ type Message struct {
 	// Payloads is the unencrypted payload chain in message order. If the
 	// message is protected, the last element is the SK or SKF payload.
 	Payloads Payloads
-	// Inner holds the payloads found inside the SK payload once
-	// ParseDecrypted has been called; ParseMessage empties it.
+	// Inner holds the payloads found inside the SK payload once Open or
+	// ParseDecrypted has succeeded; ParseMessage empties it.
 	Inner Payloads
 
 	raw []byte
@@ -89,7 +89,23 @@ func (m *Message) Encrypted() (Encrypted, bool) {
 	return Encrypted{}, false
 }
 
-var errNotSK = errors.New("ike/wire: message has no SK payload")
+// errFragment reports Open or ParseDecrypted on an SKF fragment, which the
+// caller must reassemble first.
+var errFragment = errors.New("ike/wire: an SKF fragment is opened by itself and reassembled before parsing")
+
+// encrypted returns the layout of the message's SK payload, or a
+// *SyntaxError if the message has none (a message that must be protected
+// but is not).
+func (m *Message) encrypted() (Encrypted, error) {
+	e, ok := m.Encrypted()
+	switch {
+	case !ok:
+		return e, syntaxError(PayloadSK, len(m.raw), "message has no Encrypted payload")
+	case e.FragmentNumber != 0:
+		return e, errFragment
+	}
+	return e, nil
+}
 
 // Opener verifies and decrypts the Encrypted payload of a received message;
 // the crypto layer's SK type (ikecrypto.SK) implements it.
@@ -106,13 +122,14 @@ type Opener interface {
 // message silently, RFC 7296 §2.21.2) are returned as they are; a malformed
 // inner chain yields the errors of ParsePayloads, with offsets counted from
 // the start of the decrypted inner payloads. Decryption overwrites the
-// message's SK payload in the caller's buffer. Fragments (SKF) are opened one
-// by one with o.Open(e.Message, e.BodyOffset()), reassembled by the caller
-// and parsed with ParsePayloads.
+// message's SK payload in the caller's buffer. A message without an SK
+// payload fails with a *SyntaxError. Fragments (SKF) are opened one by one
+// with o.Open(e.Message, e.BodyOffset()), reassembled by the caller and
+// parsed with ParsePayloads.
 func (m *Message) Open(o Opener) error {
-	e, ok := m.Encrypted()
-	if !ok || e.FragmentNumber != 0 {
-		return errNotSK
+	e, err := m.encrypted()
+	if err != nil {
+		return err
 	}
 	inner, err := o.Open(e.Message, e.body)
 	if err != nil {
@@ -130,9 +147,9 @@ func (m *Message) Open(o Opener) error {
 // Payload type. Offsets in m.Inner and in errors count from the start of
 // plaintext.
 func (m *Message) ParseDecrypted(plaintext []byte) error {
-	e, ok := m.Encrypted()
-	if !ok || e.FragmentNumber != 0 {
-		return errNotSK
+	e, err := m.encrypted()
+	if err != nil {
+		return err
 	}
 	inner, err := TrimPadding(plaintext)
 	if err != nil {
@@ -164,7 +181,6 @@ func parseChain(b []byte, off int, t PayloadType, dst Payloads, inner bool) (Pay
 		} else if critical {
 			return dst, &CriticalPayloadError{Type: t, Offset: off}
 		}
-		dst = append(dst, RawPayload{Type: t, Next: next, Critical: critical, Offset: off, Body: body})
 		if t == PayloadSK || t == PayloadSKF {
 			if inner {
 				return dst, syntaxError(t, off, "Encrypted payload inside an Encrypted payload")
@@ -172,6 +188,9 @@ func parseChain(b []byte, off int, t PayloadType, dst Payloads, inner bool) (Pay
 			if off+n != len(b) {
 				return dst, syntaxError(t, off, "Encrypted payload is not the last payload")
 			}
+		}
+		dst = append(dst, RawPayload{Type: t, Next: next, Critical: critical, Offset: off, Body: body})
+		if t == PayloadSK || t == PayloadSKF {
 			return dst, nil
 		}
 		off += n

@@ -234,3 +234,14 @@ func BenchmarkSealAuthResponse(b *testing.B) {
 		}
 	}
 }
+
+// A message that should be protected but has no SK payload is malformed.
+func TestOpenWithoutSK(t *testing.T) {
+	var m Message
+	if err := ParseMessage(initRequest(t), &m); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Open(newGCMSK(t, unhex(t, gcmKeys.ei)))
+	syntaxAt(t, err, PayloadSK, len(m.Bytes()))
+	syntaxAt(t, m.ParseDecrypted([]byte{0}), PayloadSK, len(m.Bytes()))
+}
