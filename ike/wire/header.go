@@ -123,6 +123,10 @@ func (f Flags) Initiator() bool { return f&FlagInitiator != 0 }
 // Response reports whether the R flag is set.
 func (f Flags) Response() bool { return f&FlagResponse != 0 }
 
+// Version reports whether the V flag (higher major version available) is
+// set; IKEv2 ignores it on receipt.
+func (f Flags) Version() bool { return f&FlagVersion != 0 }
+
 // String returns the set flags as in "I|R", or "0" when none is set.
 func (f Flags) String() string {
 	var s []string

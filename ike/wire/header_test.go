@@ -24,6 +24,9 @@ func TestHeaderFields(t *testing.T) {
 	if s := h.Flags().String(); s != "I|R" {
 		t.Errorf("flags %q", s)
 	}
+	if h.Flags().Version() || !Flags(0x10).Version() || Flags(0x10).String() != "V" {
+		t.Error("V flag")
+	}
 	if s := Flags(0).String(); s != "0" {
 		t.Errorf("no flags %q", s)
 	}
