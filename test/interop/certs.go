@@ -33,6 +33,7 @@ const (
 	RSA3072
 )
 
+// String names the key type ("ECDSA P-256").
 func (k KeyType) String() string {
 	switch k {
 	case ECDSAP256:

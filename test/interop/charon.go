@@ -62,6 +62,12 @@ type CharonOptions struct {
 	// retransmission; 0 means 3 tries, 2 s.
 	RetransmitTries   int
 	RetransmitTimeout float64
+	// Roam lets charon react to address and route changes in its host
+	// (kernel-netlink roam events: MOBIKE updates, path checks). Off by
+	// default, because the path check that follows the installation of a
+	// virtual IP re-installs routes and drops a packet now and then; turn
+	// it on for tests where the strongSwan host moves.
+	Roam bool
 	// Extra holds more lines for the charon { } section, one setting per
 	// line ("make_before_break = yes").
 	Extra []string
@@ -201,6 +207,9 @@ func (c *Charon) strongswanConf() string {
 	w("  plugins {")
 	w("    vici {")
 	w("      socket = unix://%s", c.Socket())
+	w("    }")
+	w("    kernel-netlink {")
+	w("      roam_events = %s", yesNo(o.Roam))
 	w("    }")
 	w("    kernel-libipsec {")
 	w("      allow_peer_ts = no")

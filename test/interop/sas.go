@@ -93,6 +93,8 @@ func betterChild(a, b ChildSA) bool {
 	return a.UniqueID > b.UniqueID
 }
 
+// String summarises the SA for test logs: name, id, state, endpoints and
+// CHILD_SA states.
 func (sa IKESA) String() string {
 	var ch []string
 	for _, c := range sa.Children {

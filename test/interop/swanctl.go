@@ -30,6 +30,8 @@ type Connection struct {
 	RemotePort  int      // 0: 500
 	Proposals   []string // IKE proposals, "aes128-sha256-x25519"; empty: charon's default
 	// Encap forces UDP encapsulation of ESP (RFC 3948) even without a NAT.
+	// With kernel-libipsec (DefaultPlugins) charon encapsulates anyway,
+	// faking its NAT-D payloads: the peer then always sees a NAT.
 	Encap bool
 	// VIPs are virtual IPs to request as initiator: "::" or "0.0.0.0" for
 	// any, or a specific address.

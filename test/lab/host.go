@@ -89,6 +89,7 @@ func (h *Host) Namespace() string { return h.ns }
 // Lab is the lab the host belongs to.
 func (h *Host) Lab() *Lab { return h.lab }
 
+// String is the host's name.
 func (h *Host) String() string { return h.name }
 
 // Command returns an exec.Cmd that runs name with args inside the host

@@ -15,6 +15,7 @@ type Iface struct {
 	Name string
 }
 
+// String names the interface as host:name.
 func (i *Iface) String() string { return i.Host.name + ":" + i.Name }
 
 // Link is a veth pair: a cable between two hosts (or two interfaces of one
@@ -56,11 +57,14 @@ func (l *Lab) Link(a *Host, aName string, b *Host, bName string) *Link {
 
 // Bridge creates a bridge device named name inside the host and sets it up.
 // Attach interfaces of the same host with SetMaster. Ports forward at once
-// (no spanning tree).
+// (no spanning tree), and multicast goes to every port: with MLD snooping
+// on, a neighbour solicitation sent before a port's host has reported its
+// solicited-node group is dropped, and resolution waits a second for the
+// retransmission.
 func (h *Host) Bridge(name string) *Iface {
 	h.lab.t.Helper()
 	h.lab.checkIfName(name)
-	h.IP("link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0")
+	h.IP("link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0")
 	br := &Iface{h, name}
 	br.Up()
 	return br

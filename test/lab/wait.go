@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (h *Host) WaitCommand(ctx context.Context, attempt time.Duration, name stri
 // WaitPing waits until the host gets an answer to a ping to dst (IPv4 or
 // IPv6), optionally from a source address (empty: the kernel's choice).
 func (h *Host) WaitPing(ctx context.Context, dst, src string) error {
-	args := []string{"-c", "1", "-W", "1", "-n"}
+	args := []string{"-c", "1", "-w", "2", "-n"}
 	if src != "" {
 		args = append(args, "-I", src)
 	}
@@ -138,9 +139,12 @@ func (h *Host) WaitPing(ctx context.Context, dst, src string) error {
 }
 
 // Ping sends count pings to dst (optionally from src), one every 100 ms,
-// and fails unless all are answered.
+// and fails unless all are answered within a few seconds. (A deadline,
+// ping -w: with -W, ping waits for the last answer only twice the round
+// trip time seen so far, and a user-space tunnel can take longer.)
 func (h *Host) Ping(ctx context.Context, dst, src string, count int) error {
-	args := []string{"-c", strconv.Itoa(count), "-i", "0.1", "-W", "2", "-n"}
+	deadline := 3 + count/10
+	args := []string{"-c", strconv.Itoa(count), "-i", "0.1", "-w", strconv.Itoa(deadline), "-n"}
 	if src != "" {
 		args = append(args, "-I", src)
 	}
@@ -148,8 +152,16 @@ func (h *Host) Ping(ctx context.Context, dst, src string, count int) error {
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(out, fmt.Sprintf("%d received", count)) {
+	// With -w, ping sends until count answers arrive; more may come.
+	if m := pingReceived.FindStringSubmatch(out); m == nil || atoi(m[1]) < count {
 		return fmt.Errorf("%s: ping %s: not all answered:\n%s", h.name, dst, out)
 	}
 	return nil
+}
+
+var pingReceived = regexp.MustCompile(`(\d+) (?:packets )?received`)
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

@@ -2,6 +2,7 @@ package labcheck
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -29,20 +30,30 @@ func innerAddr(ha int) netip.Addr {
 	return netip.AddrFrom16(a)
 }
 
-// haConfig is a home agent's responder configuration: any peer with the
-// remote auth, a CHILD_SA towards the home prefix, virtual IPs from pool.
-func haConfig(tp *lab.Topology, ha int, pool netip.Prefix, local, remote interop.Auth, proposal string, secrets ...interop.Secret) interop.Config {
+// peer describes one side of a test connection: its outer address, its
+// authentication and the other side's.
+type peer struct {
+	addr          netip.Addr
+	local, remote interop.Auth
+	proposal      string
+	encap         bool // force UDP encapsulation even without a NAT
+}
+
+// haConfig is home agent number ha's responder configuration: any peer
+// with the remote auth, a CHILD_SA to the agent's inner address, virtual
+// IPs from pool. It also gives the agent its inner address.
+func haConfig(tp *lab.Topology, ha int, p peer, pool netip.Prefix, secrets ...interop.Secret) interop.Config {
 	inner := innerAddr(ha)
 	tp.HAs[ha].Iface("lo").AddAddr(netip.PrefixFrom(inner, 128).String())
 	return interop.Config{
 		Connections: []interop.Connection{{
 			Name:       "mn",
-			LocalAddrs: []string{tp.HAAddrs[ha].V6.String()},
-			Proposals:  []string{proposal},
-			Encap:      true,
+			LocalAddrs: []string{p.addr.String()},
+			Proposals:  []string{p.proposal},
+			Encap:      p.encap,
 			Pools:      []string{"hoa"},
-			Local:      local,
-			Remote:     remote,
+			Local:      p.local,
+			Remote:     p.remote,
 			Children: []interop.Child{{
 				Name:         "home",
 				LocalTS:      []string{netip.PrefixFrom(inner, 128).String()},
@@ -54,17 +65,18 @@ func haConfig(tp *lab.Topology, ha int, pool netip.Prefix, local, remote interop
 	}
 }
 
-// mnConfig is the mobile node's initiator configuration towards ha.
-func mnConfig(tp *lab.Topology, ha int, local, remote interop.Auth, proposal string, secrets ...interop.Secret) interop.Config {
+// mnConfig is the mobile node's initiator configuration towards the home
+// agent at p.addr, asking for a virtual IPv6 address.
+func mnConfig(p peer, secrets ...interop.Secret) interop.Config {
 	return interop.Config{
 		Connections: []interop.Connection{{
 			Name:        "home",
-			RemoteAddrs: []string{tp.HAAddrs[ha].V6.String()},
-			Proposals:   []string{proposal},
-			Encap:       true,
+			RemoteAddrs: []string{p.addr.String()},
+			Proposals:   []string{p.proposal},
+			Encap:       p.encap,
 			VIPs:        []string{"::"},
-			Local:       local,
-			Remote:      remote,
+			Local:       p.local,
+			Remote:      p.remote,
 			Children: []interop.Child{{
 				Name:         "home",
 				RemoteTS:     []string{innerNet.String()},
@@ -83,13 +95,14 @@ func load(ctx context.Context, t *testing.T, c *interop.Charon, cfg interop.Conf
 }
 
 // checkTunnel checks an established IKE SA + CHILD_SA pair between mn and
-// ha: UDP encapsulation on port 4500, the virtual IP from pool on both
-// sides, and a ping from the virtual IP to the home agent that goes
-// through the CHILD_SA to the home agent's inner address (the packet
-// counters of both CHILD_SAs grow). It returns mn's SA.
-func checkTunnel(ctx context.Context, t *testing.T, tp *lab.Topology, mn, ha *interop.Charon, haNum int, pool netip.Prefix) interop.IKESA {
-	haAddr, inner := tp.HAAddrs[haNum].V6, innerAddr(haNum)
+// home agent number haNum (outer address haAddr): UDP encapsulation on
+// port 4500, both ends agreeing on SPIs, identities and the virtual IP
+// from pool, and pings from the virtual IP to the agent's inner address
+// that go through the CHILD_SAs (whose inbound packet counters grow). It
+// returns mn's SA.
+func checkTunnel(ctx context.Context, t *testing.T, tp *lab.Topology, mn, ha *interop.Charon, haNum int, haAddr netip.Addr, pool netip.Prefix) interop.IKESA {
 	t.Helper()
+	inner := innerAddr(haNum)
 	sa, err := mn.WaitEstablished(ctx, "home", "home")
 	if err != nil {
 		t.Fatal(err)
@@ -101,12 +114,17 @@ func checkTunnel(ctx context.Context, t *testing.T, tp *lab.Topology, mn, ha *in
 	if sa.RemoteHost != netip.AddrPortFrom(haAddr, 4500) || sa.LocalHost.Port() != 4500 {
 		t.Errorf("IKE SA endpoints %s - %s, want port 4500 to %s", sa.LocalHost, sa.RemoteHost, haAddr)
 	}
+	if !sa.NATAny {
+		t.Error("no NAT detected or faked: ESP is not encapsulated in UDP")
+	}
 	haSA, err := ha.WaitEstablished(ctx, "mn", "home")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(haSA.RemoteVIPs, sa.LocalVIPs) || haSA.RemoteID != sa.LocalID || haSA.SPIi != sa.SPIi || haSA.SPIr != sa.SPIr {
-		t.Errorf("the two ends disagree: mn %+v, ha %+v", sa, haSA)
+	if !slices.Equal(haSA.RemoteVIPs, sa.LocalVIPs) || haSA.RemoteID != sa.LocalID || haSA.LocalID != sa.RemoteID ||
+		haSA.SPIi != sa.SPIi || haSA.SPIr != sa.SPIr || haSA.LocalHost != sa.RemoteHost {
+		t.Errorf("the two ends disagree:\nmn %s %x/%x %s %v\nha %s %x/%x %s %v", sa, sa.SPIi, sa.SPIr, sa.LocalID, sa.LocalVIPs,
+			haSA, haSA.SPIi, haSA.SPIr, haSA.RemoteID, haSA.RemoteVIPs)
 	}
 	mnChild, _ := sa.Child("home")
 	haChild, _ := haSA.Child("home")
@@ -137,6 +155,17 @@ func checkTunnel(ctx context.Context, t *testing.T, tp *lab.Topology, mn, ha *in
 	return after
 }
 
+func natFlags(sa interop.IKESA) string {
+	return fmt.Sprintf("nat-local=%v nat-remote=%v nat-fake=%v nat-any=%v", sa.NATLocal, sa.NATRemote, sa.NATFake, sa.NATAny)
+}
+
+func pskPeers(addr netip.Addr, encap bool) (ha, mn peer) {
+	haID := interop.Auth{Method: "psk", ID: "ha.example"}
+	mnID := interop.Auth{Method: "psk", ID: "mn.example"}
+	const proposal = "aes128-sha256-x25519"
+	return peer{addr, haID, mnID, proposal, encap}, peer{addr, mnID, haID, proposal, encap}
+}
+
 // TestLabStrongSwanPSK sets up IKE_SA + CHILD_SA between two strongSwan
 // charons (kernel-libipsec, forced UDP encapsulation) with a pre-shared
 // key, gets a virtual IPv6 address from the responder's pool, pings
@@ -150,17 +179,15 @@ func TestLabStrongSwanPSK(t *testing.T) {
 
 	// A key with characters the swanctl syntax must quote.
 	psk := interop.Secret{Name: "mn", IDs: []string{"mn.example", "ha.example"}, Secret: `lab psk with "quotes", \ and #`}
-	haID := interop.Auth{Method: "psk", ID: "ha.example"}
-	mnID := interop.Auth{Method: "psk", ID: "mn.example"}
-	const proposal = "aes128-sha256-x25519"
-	load(ctx, t, ha, haConfig(tp, 0, pool1, haID, mnID, proposal, psk))
-	load(ctx, t, mn, mnConfig(tp, 0, mnID, haID, proposal, psk))
+	haPeer, mnPeer := pskPeers(tp.HAAddrs[0].V6, true)
+	load(ctx, t, ha, haConfig(tp, 0, haPeer, pool1, psk))
+	load(ctx, t, mn, mnConfig(mnPeer, psk))
 	if err := mn.Initiate(ctx, "home", "home"); err != nil {
 		t.Fatal(err)
 	}
-	sa := checkTunnel(ctx, t, tp, mn, ha, 0, pool1)
+	sa := checkTunnel(ctx, t, tp, mn, ha, 0, tp.HAAddrs[0].V6, pool1)
 	if sa.EncrAlg != "AES_CBC" || sa.DHGroup != "CURVE_25519" || sa.RemoteID != "ha.example" {
-		t.Errorf("IKE SA %+v", sa)
+		t.Errorf("IKE SA %s: %s, %s, remote %s", sa, sa.EncrAlg, sa.DHGroup, sa.RemoteID)
 	}
 
 	old, _ := sa.Child("home")
@@ -174,11 +201,23 @@ func TestLabStrongSwanPSK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := sa.Child("home"); c.SPIIn == old.SPIIn || c.SPIOut == old.SPIOut || c.ReqID != old.ReqID {
+	c, _ := sa.Child("home")
+	if c.SPIIn == old.SPIIn || c.SPIOut == old.SPIOut || c.ReqID != old.ReqID {
 		t.Errorf("after rekeying: %+v, before %+v", c, old)
 	}
-	for _, c := range []*interop.Charon{mn, ha} {
-		counters, err := c.Counters(ctx, map[*interop.Charon]string{mn: "home", ha: "mn"}[c])
+	// The responder switches its outbound SA when the old one's DELETE
+	// arrives; until then its answers may use the SA mn just dropped.
+	if _, err := ha.WaitSA(ctx, "mn", func(sa interop.IKESA) bool {
+		hc, ok := sa.Child("home")
+		return ok && len(sa.Children) == 1 && hc.SPIIn == c.SPIOut && hc.SPIOut == c.SPIIn
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.MN.WaitPing(ctx, innerAddr(0).String(), sa.LocalVIPs[0].String()); err != nil {
+		t.Fatal(err)
+	}
+	for c, conn := range map[*interop.Charon]string{mn: "home", ha: "mn"} {
+		counters, err := c.Counters(ctx, conn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,6 +243,40 @@ func TestLabStrongSwanPSK(t *testing.T) {
 	}
 }
 
+// TestLabStrongSwanNAT44 puts mn behind r's NAT44 without forcing UDP
+// encapsulation in the configuration: mn finds itself behind a NAT, IKE
+// floats to port 4500, and the home agent sees mn at r's address.
+//
+// kernel-libipsec handles ESP in UDP only, so each charon fakes its
+// NAT_DETECTION_SOURCE_IP: both ends always believe the other to be
+// behind a NAT (nat-remote), with or without one. Only nat-local tells
+// the real NAT.
+func TestLabStrongSwanNAT44(t *testing.T) {
+	t.Parallel()
+	tp := lab.NewTopology(t, lab.TopologyConfig{NAT44: true})
+	ctx := ctxFor(t, 60*time.Second)
+	ha := interop.StartCharon(t, tp.HA1, interop.CharonOptions{})
+	mn := interop.StartCharon(t, tp.MN, interop.CharonOptions{})
+	psk := interop.Secret{Name: "mn", Secret: "nat44-lab-psk"}
+	haPeer, mnPeer := pskPeers(tp.HAAddrs[0].V4, false)
+	load(ctx, t, ha, haConfig(tp, 0, haPeer, pool1, psk))
+	load(ctx, t, mn, mnConfig(mnPeer, psk))
+	if err := mn.Initiate(ctx, "home", "home"); err != nil {
+		t.Fatal(err)
+	}
+	sa := checkTunnel(ctx, t, tp, mn, ha, 0, tp.HAAddrs[0].V4, pool1)
+	if !sa.NATLocal || sa.LocalHost.Addr() != tp.MNAddrs().V4 {
+		t.Errorf("mn's view of the NAT: %s: %s", sa, natFlags(sa))
+	}
+	haSA, err := ha.WaitEstablished(ctx, "mn", "home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if haSA.NATLocal || haSA.RemoteHost.Addr() != tp.HomeRouter.V4 {
+		t.Errorf("ha's view of the NAT: %s: %s (r's address is %s)", haSA, natFlags(haSA), tp.HomeRouter.V4)
+	}
+}
+
 // TestLabStrongSwanECDSA is TestLabStrongSwanPSK with ECDSA certificates
 // from the harness's CA and an AEAD IKE proposal. It also decrypts the
 // captured IKE_AUTH with the keys from charon's log, sees ESP in UDP on
@@ -219,27 +292,28 @@ func TestLabStrongSwanECDSA(t *testing.T) {
 	ha := interop.StartCharon(t, tp.HA1, interop.CharonOptions{})
 	mn := interop.StartCharon(t, tp.MN, interop.CharonOptions{LogKeys: true})
 	const proposal = "aes128gcm16-prfsha256-x25519"
-	haCfg := haConfig(tp, 0, pool1,
-		interop.Auth{ID: "ha.example", Cert: haCert},
-		interop.Auth{ID: "%any", CA: ca}, proposal)
-	load(ctx, t, ha, haCfg)
+	haAddr := tp.HAAddrs[0].V6
+	load(ctx, t, ha, haConfig(tp, 0, peer{haAddr,
+		interop.Auth{ID: "ha.example", Cert: haCert}, interop.Auth{ID: "%any", CA: ca}, proposal, true}, pool1))
+	mnCfg := mnConfig(peer{haAddr,
+		interop.Auth{ID: "mn.example", Cert: mnCert}, interop.Auth{ID: "ha.example"}, proposal, true})
+	mnCfg.CAs = []*interop.CA{ca}
+	// A second connection whose certificate comes from a foreign CA.
 	rogueCA := interop.NewCA(t, "rogue CA", interop.ECDSAP256)
-	mnCfg := mnConfig(tp, 0, interop.Auth{ID: "mn.example", Cert: mnCert}, interop.Auth{ID: "ha.example"}, proposal)
 	rogue := mnCfg.Connections[0]
 	rogue.Name = "rogue"
 	rogue.Local = interop.Auth{ID: "rogue.example", Cert: rogueCA.Issue(t, "rogue.example", interop.ECDSAP256, "rogue.example")}
 	rogue.Children = []interop.Child{{Name: "rogue", RemoteTS: []string{innerNet.String()}}}
 	mnCfg.Connections = append(mnCfg.Connections, rogue)
-	mnCfg.CAs = []*interop.CA{ca}
 	load(ctx, t, mn, mnCfg)
 
 	capture := tp.HA1.Capture("eth0", "udp port 500 or udp port 4500")
 	if err := mn.Initiate(ctx, "home", "home"); err != nil {
 		t.Fatal(err)
 	}
-	sa := checkTunnel(ctx, t, tp, mn, ha, 0, pool1)
+	sa := checkTunnel(ctx, t, tp, mn, ha, 0, haAddr, pool1)
 	if sa.EncrAlg != "AES_GCM_16" || sa.IntegAlg != "" || sa.RemoteID != "ha.example" || sa.LocalID != "mn.example" {
-		t.Errorf("IKE SA %+v", sa)
+		t.Errorf("IKE SA %s: %s/%s, %s-%s", sa, sa.EncrAlg, sa.IntegAlg, sa.LocalID, sa.RemoteID)
 	}
 	// 2 IKE_SA_INIT + 2 IKE_AUTH + 2 x 4 ESP (WaitPing and 3 pings).
 	if err := capture.WaitPackets(ctx, 12); err != nil {
@@ -290,19 +364,18 @@ func TestLabStrongSwanRedirect(t *testing.T) {
 	tp := lab.NewTopology(t, lab.TopologyConfig{})
 	ctx := ctxFor(t, 60*time.Second)
 	psk := interop.Secret{Name: "mn", Secret: "redirect-lab-psk"}
-	haID := interop.Auth{Method: "psk", ID: "ha.example"}
-	mnID := interop.Auth{Method: "psk", ID: "mn.example"}
-	const proposal = "aes128-sha256-x25519"
+	ha1Peer, mnPeer := pskPeers(tp.HAAddrs[0].V6, true)
+	ha2Peer, _ := pskPeers(tp.HAAddrs[1].V6, true)
 	ha1 := interop.StartCharon(t, tp.HA1, interop.CharonOptions{})
 	ha2 := interop.StartCharon(t, tp.HA2, interop.CharonOptions{})
 	mn := interop.StartCharon(t, tp.MN, interop.CharonOptions{})
-	load(ctx, t, ha1, haConfig(tp, 0, pool1, haID, mnID, proposal, psk))
-	load(ctx, t, ha2, haConfig(tp, 1, pool2, haID, mnID, proposal, psk))
-	load(ctx, t, mn, mnConfig(tp, 0, mnID, haID, proposal, psk))
+	load(ctx, t, ha1, haConfig(tp, 0, ha1Peer, pool1, psk))
+	load(ctx, t, ha2, haConfig(tp, 1, ha2Peer, pool2, psk))
+	load(ctx, t, mn, mnConfig(mnPeer, psk))
 	if err := mn.Initiate(ctx, "home", "home"); err != nil {
 		t.Fatal(err)
 	}
-	checkTunnel(ctx, t, tp, mn, ha1, 0, pool1)
+	checkTunnel(ctx, t, tp, mn, ha1, 0, tp.HAAddrs[0].V6, pool1)
 
 	if err := ha1.Redirect(ctx, "mn", tp.HAAddrs[1].V6.String()); err != nil {
 		t.Fatal(err)
@@ -326,7 +399,7 @@ func TestLabStrongSwanRedirect(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	checkTunnel(ctx, t, tp, mn, ha2, 1, pool2)
+	checkTunnel(ctx, t, tp, mn, ha2, 1, tp.HAAddrs[1].V6, pool2)
 	counters, err := ha1.Counters(ctx, "mn")
 	if err != nil {
 		t.Fatal(err)

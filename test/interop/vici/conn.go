@@ -39,6 +39,7 @@ type CommandError struct {
 	Message string // charon's errmsg
 }
 
+// Error names the command and charon's message.
 func (e *CommandError) Error() string {
 	return fmt.Sprintf("vici: %s failed: %s", e.Command, e.Message)
 }
