@@ -5,7 +5,8 @@
 //
 // # Views and values
 //
-// Parsing never copies. ParseMessage checks a whole message and fills a
+// Parsing never copies (the one exception: a gateway FQDN in a REDIRECT
+// becomes a string). ParseMessage checks a whole message and fills a
 // Message with a view of its header and one RawPayload per payload (type,
 // critical bit, offset and a sub-slice of the input as body), reusing the
 // Message's slices, so a receive loop parses without allocating. The typed
@@ -33,6 +34,9 @@
 //	b.Reset(buf[:0], wire.HeaderFields{SPIi: spi, ExchangeType: wire.ExchangeIKESAInit, Flags: wire.FlagResponse})
 //	b.Add(&wire.Redirect{Gateway: wire.GatewayAddr(ha2), Nonce: ni})
 //	datagram, err := b.Finish()
+//
+// Add takes the Payload interface: a pointer to a payload value kept in
+// reused storage encodes without allocating.
 //
 // # The SK flow
 //
