@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 )
 
@@ -137,7 +138,7 @@ func (c *Conn) Listen(ctx context.Context, events []string, fn func(event string
 	defer stop()
 	for _, e := range events {
 		if err := c.register(pktEventRegister, e); err != nil {
-			if ctx.Err() != nil {
+			if ended(ctx, err) {
 				return nil
 			}
 			return err
@@ -146,7 +147,7 @@ func (c *Conn) Listen(ctx context.Context, events []string, fn func(event string
 	for {
 		typ, name, body, err := c.read()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ended(ctx, err) {
 				return nil
 			}
 			return err
@@ -197,8 +198,20 @@ func (c *Conn) deadline(ctx context.Context) (stop func()) {
 	return func() { s(); c.c.SetDeadline(time.Time{}) }
 }
 
+// ended reports whether ctx ended the I/O that failed with err. The
+// socket deadline is set only from ctx, so a deadline error means ctx is
+// done or about to be (its timer may fire a moment after the socket's).
+func ended(ctx context.Context, err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		<-ctx.Done()
+	}
+	return ctx.Err() != nil
+}
+
+// ctxErr reports an I/O error as the context's error when the context
+// ended it.
 func (c *Conn) ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	if ended(ctx, err) {
 		return fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
 	return err
