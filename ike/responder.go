@@ -1,0 +1,297 @@
+package ike
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/mip6ha/mip6ha/ike/wire"
+)
+
+// ResponderConfig configures a Responder.
+type ResponderConfig struct {
+	// Config is the template of the SAs the Responder creates; its
+	// Redirector is also asked at IKE_SA_INIT.
+	Config Config
+	// CookieThreshold is the number of half-open IKE SAs at which COOKIEs
+	// are demanded (RFC 7296 §2.6); default 30 (as strongSwan). Negative:
+	// always demand them.
+	CookieThreshold int
+	// CookieRotation is how often the cookie secret changes; default
+	// DefaultCookieRotation.
+	CookieRotation time.Duration
+	// Anycast maps each anycast address we answer on to a unicast address
+	// of ours: a redirect-capable client that reaches us on an anycast
+	// address is always redirected (RFC 5685 §4), to the Redirector's
+	// target or, if it chose none, to this address.
+	Anycast map[netip.Addr]netip.Addr
+}
+
+// Outcome is what the Responder did with a datagram. Each outcome has a
+// counter (Counters).
+type Outcome uint8
+
+// Outcomes of Responder.Handle.
+const (
+	// Created: an acceptable IKE_SA_INIT request; Result.SA is the new SA,
+	// whose Ready holds the response.
+	Created Outcome = iota
+	// AnsweredRedirect: answered with REDIRECT (RFC 5685 §3), no state kept.
+	AnsweredRedirect
+	// AnsweredCookie: answered with COOKIE (RFC 7296 §2.6), no state kept.
+	AnsweredCookie
+	// AnsweredInvalidKE: answered with INVALID_KE_PAYLOAD (RFC 7296 §1.3).
+	AnsweredInvalidKE
+	// AnsweredNoProposal: answered with NO_PROPOSAL_CHOSEN.
+	AnsweredNoProposal
+	// AnsweredMajorVersion: answered with INVALID_MAJOR_VERSION (RFC 7296
+	// §2.5).
+	AnsweredMajorVersion
+	// AnsweredCriticalPayload: answered with UNSUPPORTED_CRITICAL_PAYLOAD
+	// (RFC 7296 §2.5).
+	AnsweredCriticalPayload
+	// DroppedSyntax: a malformed IKE_SA_INIT request. RFC 7296 §3.10.1 allows
+	// INVALID_SYNTAX only in an encrypted answer, so it is dropped.
+	DroppedSyntax
+	// DroppedNotInit: not a first IKE_SA_INIT request (a response, another
+	// exchange, a non-zero SPIr or Message ID): not for the Responder.
+	DroppedNotInit
+	// DroppedKeyExchange: the KE payload failed the RFC 6989 checks; RFC
+	// 6989 §2.5 says drop.
+	DroppedKeyExchange
+	// DroppedInternal: creating the SA failed on our side (random source,
+	// SPI allocator).
+	DroppedInternal
+
+	numOutcomes
+)
+
+// String returns the outcome as a short metric label.
+func (o Outcome) String() string {
+	switch o {
+	case Created:
+		return "created"
+	case AnsweredRedirect:
+		return "redirect"
+	case AnsweredCookie:
+		return "cookie"
+	case AnsweredInvalidKE:
+		return "invalid-ke"
+	case AnsweredNoProposal:
+		return "no-proposal"
+	case AnsweredMajorVersion:
+		return "invalid-major-version"
+	case AnsweredCriticalPayload:
+		return "unsupported-critical-payload"
+	case DroppedSyntax:
+		return "drop-syntax"
+	case DroppedNotInit:
+		return "drop-not-init"
+	case DroppedKeyExchange:
+		return "drop-key-exchange"
+	case DroppedInternal:
+		return "drop-internal"
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
+
+// Result is what Responder.Handle returns.
+type Result struct {
+	Outcome Outcome
+	// Reply is a stateless answer to send (Payload nil when there is none).
+	Reply Datagram
+	// SA is the new responder SA (Outcome Created). The runtime routes by
+	// SA.LocalSPI and SA.InitKey, then handles SA.Ready.
+	SA *SA
+	// Err says why a datagram was dropped.
+	Err error
+}
+
+// Responder handles IKE_SA_INIT requests that belong to no SA yet: the
+// responder's first-packet path. It parses, asks the Redirector (before any
+// cookie or D-H group check, without D-H work or state), demands cookies
+// when too many IKE SAs are half-open, picks a proposal, checks the KE group
+// and creates the responder SA.
+//
+// It is safe for concurrent use: the runtime calls Handle from every shard.
+// It counts half-open SAs itself (atomically): an SA it created is half-open
+// until its IKE_AUTH completes or it ends, and only SAs that are driven
+// until Done leave the count, so the runtime must keep ticking SAs until
+// they are Done (or Close them).
+type Responder struct {
+	cfg       *config
+	threshold int
+	anycast   map[netip.Addr]netip.Addr
+	cookies   cookieJar
+
+	halfOpen     atomic.Int64
+	forceCookies atomic.Bool
+	counters     [numOutcomes]atomic.Uint64
+}
+
+// NewResponder checks cfg and returns a Responder.
+func NewResponder(cfg ResponderConfig) (*Responder, error) {
+	c, err := cfg.Config.resolve()
+	if err != nil {
+		return nil, err
+	}
+	r := &Responder{cfg: c, threshold: cfg.CookieThreshold, anycast: cfg.Anycast}
+	if r.threshold == 0 {
+		r.threshold = 30
+	}
+	r.cookies.rotation = cfg.CookieRotation
+	if r.cookies.rotation <= 0 {
+		r.cookies.rotation = DefaultCookieRotation
+	}
+	if _, err := readFull(c.Rand, r.cookies.master[:]); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// HalfOpen returns the number of half-open IKE SAs the Responder created.
+func (r *Responder) HalfOpen() int { return int(r.halfOpen.Load()) }
+
+// DemandCookies turns cookies on (or back to the threshold rule) whatever
+// the half-open count: the runtime's signal that it is under load.
+func (r *Responder) DemandCookies(on bool) { r.forceCookies.Store(on) }
+
+// Counters returns how many datagrams had each outcome.
+func (r *Responder) Counters() map[Outcome]uint64 {
+	m := make(map[Outcome]uint64, numOutcomes)
+	for o := range numOutcomes {
+		m[o] = r.counters[o].Load()
+	}
+	return m
+}
+
+// Handle handles a datagram that belongs to no SA: normally a first
+// IKE_SA_INIT request (SPIr zero). It may modify nothing of dg and keeps
+// nothing of it unless it creates an SA (which copies what it needs).
+func (r *Responder) Handle(now time.Time, dg Datagram) Result {
+	res := r.handle(now, dg)
+	r.counters[res.Outcome].Add(1)
+	return res
+}
+
+func (r *Responder) handle(now time.Time, dg Datagram) Result {
+	h, err := wire.ParseHeader(dg.Payload)
+	if err != nil {
+		var ve *wire.VersionError
+		if errors.As(err, &ve) && !h.Flags().Response() {
+			// RFC 7296 §2.5: drop, answer with the highest version we speak.
+			return r.answer(AnsweredMajorVersion, dg, h, h.ExchangeType(), &wire.Notify{Type: wire.NotifyInvalidMajorVersion})
+		}
+		return Result{Outcome: DroppedSyntax, Err: err}
+	}
+	if h.ExchangeType() != wire.ExchangeIKESAInit || h.Flags().Response() || !h.Flags().Initiator() ||
+		h.SPIr() != 0 || h.MessageID() != 0 || h.SPIi() == 0 {
+		return Result{Outcome: DroppedNotInit, Err: fmt.Errorf("%w: not a first IKE_SA_INIT request", ErrProtocol)}
+	}
+	var m wire.Message
+	if err := wire.ParseMessage(dg.Payload, &m); err != nil {
+		var ce *wire.CriticalPayloadError
+		if errors.As(err, &ce) {
+			n, _ := wire.ErrorNotify(err)
+			return r.answer(AnsweredCriticalPayload, dg, h, wire.ExchangeIKESAInit, &n)
+		}
+		return Result{Outcome: DroppedSyntax, Err: err}
+	}
+	if err := checkRules(wire.ExchangeIKESAInit, false, m.Payloads); err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}
+	}
+	sp, _ := m.Payloads.First(wire.PayloadSA)
+	kp, _ := m.Payloads.First(wire.PayloadKE)
+	np, _ := m.Payloads.First(wire.PayloadNonce)
+	var sai wire.SA
+	if err := wire.ParseSA(sp.Body, &sai); err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}
+	}
+	ke, err := wire.ParseKE(kp.Body)
+	if err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}
+	}
+	nonce, err := wire.ParseNonce(np.Body)
+	if err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}
+	}
+
+	info := InitInfo{Local: dg.Local, Remote: dg.Remote, SPIi: h.SPIi()}
+	capable := redirectCapable(m.Payloads)
+	if n, ok := m.Payloads.Notify(wire.NotifyRedirectedFrom); ok {
+		if rf, err := n.RedirectedFrom(); err == nil {
+			info.RedirectedFrom = &rf.Gateway
+		}
+	}
+	_, info.PortSupported = m.Payloads.Notify(wire.NotifyRedirectPortSupported)
+	info.PortSupported = info.PortSupported && capable
+	unicast, anycast := r.anycast[dg.Local.Addr()]
+	info.Anycast = anycast
+
+	// RFC 5685 §3, §4: the redirect decision comes first, so a redirected
+	// client needs one round trip whatever the cookie or group situation.
+	if capable {
+		t, redirect := RedirectTarget{}, false
+		if rd := r.cfg.Redirector; rd != nil {
+			t, redirect = rd.AtInit(info)
+			redirect = redirect && targetAllowed(t, info.PortSupported)
+		}
+		if !redirect && anycast && unicast.IsValid() {
+			t, redirect = RedirectTarget{Gateway: gatewayOf(unicast)}, true
+		}
+		if redirect {
+			ps := []wire.Payload{&wire.Redirect{Gateway: t.Gateway, Nonce: nonce.Data}}
+			if t.Ticket != nil && info.PortSupported {
+				ps = append(ps, &wire.Notify{Type: wire.NotifyHandoverTicket, Data: t.Ticket})
+			}
+			return r.answer(AnsweredRedirect, dg, h, wire.ExchangeIKESAInit, ps...)
+		}
+	}
+
+	if r.forceCookies.Load() || r.threshold < 0 || r.halfOpen.Load() >= int64(r.threshold) {
+		var cookie []byte
+		if first := m.Payloads[0]; first.Type == wire.PayloadNotify {
+			if n, err := wire.ParseNotify(first.Body); err == nil && n.Type == wire.NotifyCookie {
+				cookie = n.Data
+			}
+		}
+		if !r.cookies.valid(now, cookie, nonce.Data, dg.Remote.Addr(), h.SPIi()) {
+			c := r.cookies.make(now, nonce.Data, dg.Remote.Addr(), h.SPIi())
+			return r.answer(AnsweredCookie, dg, h, wire.ExchangeIKESAInit, &wire.Notify{Type: wire.NotifyCookie, Data: c})
+		}
+	}
+
+	c, ok := selectProposal(r.cfg.ikeProposals, sai.Proposals, wire.ProtocolIKE, dhRequired, ke.Group, 0)
+	if !ok {
+		return r.answer(AnsweredNoProposal, dg, h, wire.ExchangeIKESAInit, &wire.Notify{Type: wire.NotifyNoProposalChosen})
+	}
+	if c.DH != ke.Group {
+		n := wire.InvalidKEPayload(c.DH)
+		return r.answer(AnsweredInvalidKE, dg, h, wire.ExchangeIKESAInit, &n)
+	}
+	sa, err := newResponderSA(r, now, dg, &m, c, ke, nonce.Data, info)
+	if err != nil {
+		if errors.Is(err, ErrNegotiation) {
+			return Result{Outcome: DroppedKeyExchange, Err: err}
+		}
+		return Result{Outcome: DroppedInternal, Err: err}
+	}
+	return Result{Outcome: Created, SA: sa}
+}
+
+// answer builds an unprotected answer to the request with header h: SPIr
+// zero, Message ID of the request, R flag (RFC 7296 §2.6, §1.5).
+func (r *Responder) answer(o Outcome, dg Datagram, h wire.Header, ex wire.ExchangeType, ps ...wire.Payload) Result {
+	var b wire.Builder
+	b.Reset(nil, wire.HeaderFields{SPIi: h.SPIi(), ExchangeType: ex, Flags: wire.FlagResponse, MessageID: h.MessageID()})
+	for _, p := range ps {
+		b.Add(p)
+	}
+	msg, err := b.Finish()
+	if err != nil {
+		return Result{Outcome: DroppedInternal, Err: err}
+	}
+	return Result{Outcome: o, Reply: Datagram{Local: dg.Local, Remote: dg.Remote, NATT: dg.NATT, Payload: msg}}
+}
