@@ -27,6 +27,10 @@ type IKEKeys struct {
 	SKd, SKai, SKar, SKei, SKer, SKpi, SKpr []byte
 }
 
+// maxSecret bounds the length of a logged secret (the longest SK_e is a
+// 256-bit key with salt, the longest SK_a/SK_p a SHA-512 output).
+const maxSecret = 1024
+
 // ErrKeyLog is wrapped by errors about charon's key log.
 var ErrKeyLog = errors.New("interop: IKE keys not found in charon's log")
 
@@ -140,7 +144,10 @@ func ParseKeyLog(log string) ([]IKEKeys, error) {
 		if m == nil {
 			continue
 		}
-		n, _ := strconv.Atoi(m[2])
+		n, err := strconv.Atoi(m[2])
+		if err != nil || n > maxSecret {
+			return out, fmt.Errorf("%w: %s of %s bytes at line %d", ErrKeyLog, m[1], m[2], i+1)
+		}
 		key, next, err := readDump(lines, i+1, n)
 		if err != nil {
 			return out, fmt.Errorf("%w: %s at line %d: %v", ErrKeyLog, m[1], i+1, err)

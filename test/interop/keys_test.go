@@ -174,3 +174,27 @@ func FuzzParseKeyLog(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseKeyLog(b *testing.B) {
+	data, err := os.ReadFile("testdata/initiator-ike4.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := string(data)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(log)))
+	for b.Loop() {
+		if _, err := ParseKeyLog(log); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A length beyond any key must be refused before anything is allocated
+// for it (the fuzzer's first find: a 100 GB capacity).
+func TestParseKeyLogRejectsHugeSecret(t *testing.T) {
+	log := "00:00:00 01[IKE] <a|1> Sk_d secret => 99999999999 bytes @ 0x1\n"
+	if _, err := ParseKeyLog(log); !errors.Is(err, ErrKeyLog) {
+		t.Fatalf("err = %v, want ErrKeyLog", err)
+	}
+}

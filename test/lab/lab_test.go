@@ -313,3 +313,17 @@ func TestQuoteArgs(t *testing.T) {
 		t.Errorf("quoteArgs = %s, want %s", got, want)
 	}
 }
+
+func BenchmarkParsePcap(b *testing.B) {
+	data, err := os.ReadFile("testdata/ikev2-redirect-ike-sa-init.pcap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParsePcap(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

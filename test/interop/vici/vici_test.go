@@ -329,3 +329,33 @@ func TestListen(t *testing.T) {
 		t.Fatalf("Listen: %q, %v", got, err)
 	}
 }
+
+func BenchmarkParseListSA(b *testing.B) {
+	_, _, body, err := parsePacket(listSAEvent(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := Parse(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendListSA(b *testing.B) {
+	_, _, body, _ := parsePacket(listSAEvent(b))
+	m, err := Parse(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 2*len(body))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if buf, err = m.Append(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
