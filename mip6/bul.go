@@ -150,7 +150,20 @@ type BindingUpdateList struct {
 	sends   map[netip.Addr][]time.Time // recent Binding Updates per home agent
 	be      tokenBucket
 	ready   Ready
+	stats   MNStats
 }
+
+// MNStats counts what a binding update list received and dropped.
+type MNStats struct {
+	Received          [256]uint64 // well-formed messages, by MH Type
+	Malformed         uint64      // did not parse, or bad checksum
+	UnknownType       uint64      // unknown MH Type (answered with a Binding Error if the rate allows)
+	Ignored           uint64      // well-formed but for no entry, stale, or not for a mobile node
+	BindingErrorsSent uint64
+}
+
+// Stats returns the counters.
+func (l *BindingUpdateList) Stats() MNStats { return l.stats }
 
 type bulEntry struct {
 	reg Registration
@@ -422,11 +435,17 @@ func (l *BindingUpdateList) NextDeadline() time.Time {
 func (l *BindingUpdateList) Receive(now time.Time, pkt []byte) {
 	ip, h, err := mh.ParsePacket(pkt)
 	if err != nil {
-		if errors.Is(err, mh.ErrUnknownType) && unicast(ip.Src) && l.be.allow(now) {
+		if !errors.Is(err, mh.ErrUnknownType) {
+			l.stats.Malformed++
+			return
+		}
+		l.stats.UnknownType++
+		if unicast(ip.Src) && l.be.allow(now) {
 			hoa := ip.HAO
 			if !hoa.IsValid() {
 				hoa = netip.IPv6Unspecified()
 			}
+			l.stats.BindingErrorsSent++
 			l.ready.Send = append(l.ready.Send, Outgoing{
 				IP:      mh.IPv6{Src: ip.Dst, Dst: ip.Src},
 				Message: mh.BindingError{Status: mh.BEUnrecognizedType, HoA: hoa},
@@ -438,28 +457,55 @@ func (l *BindingUpdateList) Receive(now time.Time, pkt []byte) {
 	if ip.RH2.IsValid() && !ip.RH2Processed {
 		hoa = ip.RH2 // natively the type 2 routing header's
 	}
+	if !l.receive(now, ip, hoa, h) {
+		l.stats.Ignored++
+	}
+}
+
+// receive acts on a well-formed message and reports whether it was for
+// an entry.
+func (l *BindingUpdateList) receive(now time.Time, ip mh.IPv6, hoa netip.Addr, h mh.Header) bool {
 	switch h.Type() {
 	case mh.TypeBindingAck:
-		if ba, err := mh.ParseBindingAck(h); err == nil {
-			l.receiveBA(now, l.find(hoa, ip.Src), ba)
+		ba, err := mh.ParseBindingAck(h)
+		if err != nil {
+			l.stats.Malformed++
+			return true
 		}
+		l.stats.Received[h.Type()]++
+		return l.receiveBA(now, l.find(hoa, ip.Src), ba)
 	case mh.TypeHomeAgentSwitch:
-		if has, err := mh.ParseHomeAgentSwitch(h); err == nil {
-			l.receiveHAS(now, hoa, ip.Src, has)
+		has, err := mh.ParseHomeAgentSwitch(h)
+		if err != nil {
+			l.stats.Malformed++
+			return true
 		}
+		l.stats.Received[h.Type()]++
+		return l.receiveHAS(now, hoa, ip.Src, has)
 	case mh.TypeBindingRefreshRequest:
-		if e := l.find(hoa, ip.Src); e != nil && l.refreshAllowed(e) {
-			l.start(now, e, mh.LifetimeOf(e.reg.Lifetime))
+		l.stats.Received[h.Type()]++
+		e := l.find(hoa, ip.Src)
+		if e == nil || !l.refreshAllowed(e) {
+			return false
 		}
+		l.start(now, e, mh.LifetimeOf(e.reg.Lifetime))
+		return true
 	case mh.TypeBindingError:
-		if be, err := mh.ParseBindingError(h); err == nil {
-			for _, e := range l.entries {
-				if e.reg.HoA == hoa && e.reg.HA == ip.Src {
-					l.event(e, MNEvent{Kind: MNBindingError, BEStatus: be.Status, From: ip.Src})
-				}
-			}
+		be, err := mh.ParseBindingError(h)
+		if err != nil {
+			l.stats.Malformed++
+			return true
 		}
+		l.stats.Received[h.Type()]++
+		e := l.find(hoa, ip.Src)
+		if e == nil {
+			return false
+		}
+		l.event(e, MNEvent{Kind: MNBindingError, BEStatus: be.Status, From: ip.Src})
+		return true
 	}
+	l.stats.Received[h.Type()]++
+	return false // BU, HoTI ... are not for a mobile node's binding update list
 }
 
 func (l *BindingUpdateList) refreshAllowed(e *bulEntry) bool {
@@ -472,9 +518,9 @@ func (e *bulEntry) inAttempt(seq uint16) bool {
 }
 
 // receiveBA applies a Binding Acknowledgement (RFC 6275 §11.7.3).
-func (l *BindingUpdateList) receiveBA(now time.Time, e *bulEntry, ba mh.BindingAck) {
+func (l *BindingUpdateList) receiveBA(now time.Time, e *bulEntry, ba mh.BindingAck) bool {
 	if e == nil || !e.outstanding || e.sends == 0 {
-		return
+		return false
 	}
 	if ba.Status == mh.StatusSequenceOutOfWindow {
 		// Adopt the home agent's number and try again at once.
@@ -482,10 +528,10 @@ func (l *BindingUpdateList) receiveBA(now time.Time, e *bulEntry, ba mh.BindingA
 		e.sends = 0
 		e.timeout = l.cfg.InitialBindackTimeout
 		l.transmit(now, e)
-		return
+		return true
 	}
 	if !e.inAttempt(ba.Sequence) {
-		return
+		return false
 	}
 	e.outstanding = false
 	dereg := e.attemptLifetime == 0
@@ -516,10 +562,11 @@ func (l *BindingUpdateList) receiveBA(now time.Time, e *bulEntry, ba mh.BindingA
 		e.failed = true
 		l.event(e, MNEvent{Kind: MNRejected, Status: ba.Status})
 	}
+	return true
 }
 
 // receiveHAS applies a Home Agent Switch (RFC 5142 §6.1).
-func (l *BindingUpdateList) receiveHAS(now time.Time, hoa, from netip.Addr, has mh.HomeAgentSwitch) {
+func (l *BindingUpdateList) receiveHAS(now time.Time, hoa, from netip.Addr, has mh.HomeAgentSwitch) bool {
 	e := l.find(hoa, from)
 	current := e != nil
 	if !current {
@@ -532,10 +579,10 @@ func (l *BindingUpdateList) receiveHAS(now time.Time, hoa, from netip.Addr, has 
 		}
 	}
 	if e == nil {
-		return
+		return false
 	}
 	if e.switching && e.switchFrom == from && slices.Equal(e.switchAddrs, has.Addresses) {
-		return // a retransmission
+		return true // a retransmission
 	}
 	ev := MNEvent{Kind: MNSwitchRequested, Addresses: has.Addresses, From: from, FromCurrentHA: current}
 	if bra, ok := has.Options.BindingRefreshAdvice(); ok {
@@ -543,11 +590,11 @@ func (l *BindingUpdateList) receiveHAS(now time.Time, hoa, from netip.Addr, has 
 	}
 	l.event(e, ev)
 	if !current {
-		return
+		return true
 	}
 	e.switching, e.switchFrom, e.switchAddrs = true, from, has.Addresses
 	if e.outstanding && e.attemptLifetime == 0 {
-		return // already deregistering
+		return true // already deregistering
 	}
 	// Deregister half-way through the advised period: the home agent deletes
 	// the binding when it ends, and retransmissions need room.
@@ -556,4 +603,5 @@ func (l *BindingUpdateList) receiveHAS(now time.Time, hoa, from netip.Addr, has 
 		e.switchDereg = time.Time{}
 		l.start(now, e, 0)
 	}
+	return true
 }

@@ -304,6 +304,10 @@ func TestMobileNodeIgnoresForeignAcks(t *testing.T) {
 	if e, _ := l.Entry(hoa1, haAddr); e.Registered || !e.Outstanding || len(l.Ready().Events) != 0 {
 		t.Errorf("entry %+v", e)
 	}
+	l.Receive(t0, []byte{0x60, 1, 2})
+	if st := l.Stats(); st.Ignored != 3 || st.Received[mh.TypeBindingAck] != 3 || st.Malformed != 1 {
+		t.Errorf("stats: ignored %d, BAs %d, malformed %d", st.Ignored, st.Received[mh.TypeBindingAck], st.Malformed)
+	}
 }
 
 // TestMobileNodeRejection: a refused registration is reported, and no
@@ -441,6 +445,9 @@ func TestMobileNodeAnswersUnknownTypes(t *testing.T) {
 	evs := l.Ready().Events
 	if len(evs) != 1 || evs[0].Kind != MNBindingError || evs[0].BEStatus != mh.BEUnknownBinding {
 		t.Errorf("events %+v", evs)
+	}
+	if st := l.Stats(); st.UnknownType != 1 || st.BindingErrorsSent != 1 || st.Received[mh.TypeBindingError] != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
