@@ -45,6 +45,7 @@ type ParseError struct {
 	What   string // the element being parsed, e.g. "Binding Update"
 }
 
+// Error describes the failure: "mh: <what>: <rule> at offset <n>".
 func (e *ParseError) Error() string {
 	return "mh: " + e.What + ": " + e.Err.Error() + " at offset " + strconv.Itoa(e.Offset)
 }

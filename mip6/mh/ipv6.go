@@ -327,8 +327,10 @@ func ParseType2RoutingHeader(b []byte) (r Type2RoutingHeader, n int, err error) 
 // is both ErrIPv6 and errOtherRoutingType.
 type otherRoutingType struct{}
 
+// Error says the routing type is not 2.
 func (otherRoutingType) Error() string { return errOtherRoutingType.Error() }
 
+// Is matches ErrIPv6 and errOtherRoutingType.
 func (otherRoutingType) Is(target error) bool {
 	return target == ErrIPv6 || target == errOtherRoutingType
 }
