@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func testRelease(t *testing.T, c Config) {
 	l := mustAcquire(t, s, c, req("mn", ha1, pool6(t, 4)))
 	_, err := s.Release(ctx(t, c), l.HoA, l.Revision+1)
 	wantErr(t, "Release at a wrong revision", err, store.ErrConflict)
-	_, err = s.Release(ctx(t, c), addr("2001:db8:1::3"), l.Revision)
+	_, err = s.Release(ctx(t, c), addr("2001:db8:1::ff"), l.Revision)
 	wantErr(t, "Release of an address without lease", err, store.ErrNotFound)
 	r, err := s.Release(ctx(t, c), l.HoA, l.Revision)
 	if err != nil {
@@ -306,6 +307,8 @@ func testListFilter(t *testing.T, c Config) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Allocation order is the backend's; List is in address order.
+		slices.SortFunc(tc.want, func(x, y store.Lease) int { return x.HoA.Compare(y.HoA) })
 		if len(got) != len(tc.want) {
 			t.Fatalf("List(%+v) = %v, want %v", tc.f, got, tc.want)
 		}
