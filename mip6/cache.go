@@ -161,7 +161,7 @@ func (c *BindingCache) Update(now time.Time, ctx Context, ip mh.IPv6, bu mh.Bind
 		if _, hasAuth := bu.Options.BindingAuthorizationData(); !hasNonces || !hasAuth {
 			return c.drop(DropNoAuthorizationData)
 		}
-		return c.correspondent(now, &r)
+		return c.correspondent(&r)
 	}
 	if hasNonces {
 		return c.drop(DropNonceIndices)
@@ -199,7 +199,7 @@ func (c *BindingCache) Update(now time.Time, ctx Context, ip mh.IPv6, bu mh.Bind
 // agent is no correspondent node and keeps no nonces, so a well-formed one
 // gets 138 (or 135 / 139 against an existing home registration, in the
 // order of RFC 6275 §9.5.1).
-func (c *BindingCache) correspondent(now time.Time, r *request) Decision {
+func (c *BindingCache) correspondent(r *request) Decision {
 	key := r.hoa.As16()
 	s := c.shardOf(key)
 	s.mu.Lock()
@@ -218,14 +218,14 @@ func (c *BindingCache) correspondent(now time.Time, r *request) Decision {
 
 // duringDAD handles a Binding Update for a home address whose first
 // registration waits for DAD: a newer one replaces the pending request
-// (its BA will answer it), a deregistration cancels the registration
-// (133: there is no binding).
+// (its BA will answer it), a newer deregistration cancels the
+// registration (133: there is no binding), an older one is ignored.
 func (c *BindingCache) duringDAD(s *shard, e *entry, r *request) Decision {
-	if r.lifetime == 0 {
+	p := e.pending()
+	if newer := SequenceGreater(r.seq, p.seq); newer && r.lifetime == 0 {
 		c.remove(s, e)
 		return c.reject(s, r, mh.StatusNotHomeAgentForThisMN, nil)
-	}
-	if p := e.pending(); SequenceGreater(r.seq, p.seq) {
+	} else if newer {
 		*p = *r
 	}
 	c.drops[DropDADInProgress].Add(1)
@@ -326,7 +326,6 @@ func (c *BindingCache) rejectStoring(s *shard, r *request, st mh.Status, e *entr
 func (c *BindingCache) startDAD(s *shard, e *entry, r *request, t int64) Decision {
 	if e == nil {
 		e = &entry{hoa: r.hoa.As16()}
-		e.expires = t
 		c.insert(s, e)
 	}
 	e.state = StateDADPending

@@ -138,6 +138,35 @@ func (ha *HomeAgent) bindingError(now time.Time, ip mh.IPv6, st mh.BEStatus) Out
 	}
 }
 
+// IPv6 Next Header values that may follow a Home Address option without a
+// binding (RFC 6275 §9.3.1).
+const (
+	protoESP = 50
+	protoAH  = 51
+)
+
+// CheckHomeAddressOption applies RFC 6275 §9.3.1 to a packet from src that
+// carried a Home Address option with hoa, followed by the upper-layer
+// protocol nextHeader. A home address that is not unicast routable fails.
+// ESP, AH and Mobility Header packets pass (the first Binding Update
+// arrives that way, RFC 6275 §10.3.1); others need a valid binding of hoa
+// whose care-of address is src. When the packet must be dropped, ok is
+// false and, if the Binding Error rate allows, be is a Binding Error with
+// status 1 to send to src (RFC 6275 §9.3.3).
+func (ha *HomeAgent) CheckHomeAddressOption(now time.Time, src, dst, hoa netip.Addr, nextHeader uint8) (ok bool, be Outgoing) {
+	if !routable(hoa) {
+		return false, Outgoing{}
+	}
+	switch nextHeader {
+	case protoESP, protoAH, mh.ProtoMH:
+		return true, Outgoing{}
+	}
+	if b, found := ha.Lookup(hoa); found && b.State == StateValid && b.CoA == src {
+		return true, Outgoing{}
+	}
+	return false, ha.bindingError(now, mh.IPv6{Src: src, Dst: dst, HAO: hoa}, mh.BEUnknownBinding)
+}
+
 // HomeAgentStats adds the packet counters of a HomeAgent to the cache's.
 type HomeAgentStats struct {
 	Stats

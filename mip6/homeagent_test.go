@@ -277,3 +277,53 @@ func TestActionsString(t *testing.T) {
 		t.Error(EventSendHAS.String())
 	}
 }
+
+// TestCheckHomeAddressOption: RFC 6275 §9.3.1 for packets with a Home
+// Address option: IPsec and Mobility Header packets pass, others need the
+// binding with that care-of address, else Binding Error status 1 with the
+// option's address goes to the source.
+func TestCheckHomeAddressOption(t *testing.T) {
+	ha := newHomeAgent(t, nil)
+	if d := ha.Update(t0, Context{AuthorizedHoA: hoa1}, mh.IPv6{Src: coa1, Dst: haAddr, HAO: hoa1}, tunnelBU(1, flagsAH, 100, coa1)); d.Verdict != Accepted {
+		t.Fatal(d.Verdict)
+	}
+	const udp = 17
+	cases := []struct {
+		src, hoa netip.Addr
+		next     uint8
+		ok, be   bool
+	}{
+		{coa1, hoa1, udp, true, false},
+		{coa2, hoa1, udp, false, true},
+		{coa2, hoa2, udp, false, true},
+		{coa2, hoa2, protoESP, true, false},
+		{coa2, hoa2, mh.ProtoMH, true, false},
+		{coa2, netip.MustParseAddr("fe80::1"), protoESP, false, false},
+	}
+	for _, c := range cases {
+		ok, out := ha.CheckHomeAddressOption(t0, c.src, haAddr, c.hoa, c.next)
+		if ok != c.ok || (out.Message != nil) != c.be {
+			t.Errorf("%v from %v (next %d): ok %v, BE %v", c.hoa, c.src, c.next, ok, out.Message)
+			continue
+		}
+		if c.be {
+			ip, m := decodeOne(t, out.AppendPacket(nil))
+			if be, isBE := m.(mh.BindingError); !isBE || be.Status != mh.BEUnknownBinding || be.HoA != c.hoa || ip.Dst != c.src {
+				t.Errorf("Binding Error %+v to %v", m, ip.Dst)
+			}
+		}
+	}
+}
+
+func decodeOne(t *testing.T, pkt []byte) (mh.IPv6, mh.Message) {
+	t.Helper()
+	ip, h, err := mh.ParsePacket(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mh.Decode(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ip, m
+}
