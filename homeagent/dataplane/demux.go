@@ -20,6 +20,7 @@ const (
 	KindESP
 )
 
+// String returns the kind as a short label, e.g. "esp".
 func (k Kind) String() string {
 	switch k {
 	case KindInvalid:

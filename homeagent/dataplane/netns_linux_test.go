@@ -217,13 +217,13 @@ func TestNetnsPingThroughTunnel(t *testing.T) {
 			if !strings.HasPrefix(p.probeA.String(), "kernel ESP ") {
 				t.Errorf("probe line %q", p.probeA)
 			}
-			out := p.a.exec(t, "ping", "-6", "-c", "5", "-i", "0.05", "-w", "10", "-I", p.innerA.String(), p.innerB.String())
+			out := p.a.exec(t, "ping", "-6", "-c", "5", "-i", "0.2", "-W", "5", "-I", p.innerA.String(), p.innerB.String())
 			if !strings.Contains(out, " 0% packet loss") {
 				t.Fatalf("ping through the tunnel:\n%s", out)
 			}
 			// Larger than the TUN MTU minus headers is fragmented by the
 			// inner stack; each fragment travels as one ESP packet.
-			out = p.a.exec(t, "ping", "-6", "-c", "3", "-i", "0.05", "-w", "10", "-s", "3000", "-I", p.innerA.String(), p.innerB.String())
+			out = p.a.exec(t, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "5", "-s", "3000", "-I", p.innerA.String(), p.innerB.String())
 			if !strings.Contains(out, " 0% packet loss") {
 				t.Fatalf("ping -s 3000 through the tunnel:\n%s", out)
 			}

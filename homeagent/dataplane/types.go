@@ -14,6 +14,7 @@ const (
 	Outbound Direction = 2
 )
 
+// String returns "inbound" or "outbound".
 func (d Direction) String() string {
 	switch d {
 	case Inbound:
@@ -40,6 +41,7 @@ const (
 	EncrChaCha20Poly1305 Transform = 28
 )
 
+// String returns the IANA name, e.g. "ENCR_AES_GCM_16".
 func (t Transform) String() string {
 	switch t {
 	case EncrAESGCM16:
