@@ -207,9 +207,18 @@ func TestLabStrongSwanPSK(t *testing.T) {
 	}
 	// The responder switches its outbound SA when the old one's DELETE
 	// arrives; until then its answers may use the SA mn just dropped.
+	// (It keeps the old inbound SA a few seconds longer, DELETED.)
 	if _, err := ha.WaitSA(ctx, "mn", func(sa interop.IKESA) bool {
 		hc, ok := sa.Child("home")
-		return ok && len(sa.Children) == 1 && hc.SPIIn == c.SPIOut && hc.SPIOut == c.SPIIn
+		if !ok || hc.SPIIn != c.SPIOut || hc.SPIOut != c.SPIIn {
+			return false
+		}
+		for _, o := range sa.Children {
+			if o.SPIIn == old.SPIOut && !slices.Contains([]string{"DELETING", "DELETED", "DESTROYING"}, o.State) {
+				return false
+			}
+		}
+		return true
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -229,17 +238,29 @@ func TestLabStrongSwanPSK(t *testing.T) {
 		t.Fatalf("after rekeying: %v", err)
 	}
 
+	// ha announces the end of the IKE SA with an ike-updown event.
+	events, err := ha.Vici(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Subscribe(ctx, "ike-updown"); err != nil {
+		t.Fatal(err)
+	}
 	if err := mn.Terminate(ctx, "home"); err != nil {
 		t.Fatal(err)
 	}
-	if err := lab.Poll(ctx, "ha to forget the IKE SA", func(ctx context.Context) error {
-		sas, err := ha.ListSAs(ctx)
-		if err == nil && len(sas) > 0 {
-			return lab.ErrNotYet
+	for {
+		name, m, err := events.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for ike-updown: %v", err)
 		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
+		// {mn {...}} for the connection, and up=yes only when it comes up.
+		if name == "ike-updown" && m.Section("mn") != nil && m.String("up") == "" {
+			break
+		}
+	}
+	if sas, err := ha.ListSAs(ctx); err != nil || len(sas) != 0 {
+		t.Errorf("ha still lists %v (%v)", sas, err)
 	}
 }
 

@@ -131,33 +131,53 @@ func (c *Conn) StreamedRequest(ctx context.Context, cmd, event string, msg *Mess
 	}
 }
 
-// Listen registers for the named events and passes each one to fn until
-// ctx ends (it then returns nil) or fn returns an error.
-func (c *Conn) Listen(ctx context.Context, events []string, fn func(event string, m *Message) error) error {
+// Subscribe registers for the named events; once it returns, charon
+// queues every such event for Next.
+func (c *Conn) Subscribe(ctx context.Context, events ...string) error {
 	stop := c.deadline(ctx)
 	defer stop()
 	for _, e := range events {
 		if err := c.register(pktEventRegister, e); err != nil {
-			if ended(ctx, err) {
-				return nil
-			}
-			return err
+			return c.ctxErr(ctx, err)
 		}
 	}
+	return nil
+}
+
+// Next waits for the next event the session subscribed to and returns its
+// name and message.
+func (c *Conn) Next(ctx context.Context) (event string, m *Message, err error) {
+	stop := c.deadline(ctx)
+	defer stop()
+	typ, name, body, err := c.read()
+	if err != nil {
+		return "", nil, c.ctxErr(ctx, err)
+	}
+	if typ != pktEvent {
+		return "", nil, fmt.Errorf("%w: packet type %d while listening", ErrProtocol, typ)
+	}
+	if m, err = Parse(body); err != nil {
+		return "", nil, fmt.Errorf("event %s: %w", name, err)
+	}
+	return name, m, nil
+}
+
+// Listen subscribes to the named events and passes each one to fn until
+// ctx ends (it then returns nil) or fn returns an error.
+func (c *Conn) Listen(ctx context.Context, events []string, fn func(event string, m *Message) error) error {
+	if err := c.Subscribe(ctx, events...); err != nil {
+		if ended(ctx, err) {
+			return nil
+		}
+		return err
+	}
 	for {
-		typ, name, body, err := c.read()
+		name, m, err := c.Next(ctx)
 		if err != nil {
 			if ended(ctx, err) {
 				return nil
 			}
 			return err
-		}
-		if typ != pktEvent {
-			return fmt.Errorf("%w: packet type %d while listening", ErrProtocol, typ)
-		}
-		m, err := Parse(body)
-		if err != nil {
-			return fmt.Errorf("event %s: %w", name, err)
 		}
 		if err := fn(name, m); err != nil {
 			return err
