@@ -58,7 +58,10 @@ type Config struct {
 	ServiceVersion string
 
 	// OTLPEndpoint is where spans are exported: "host:port", or a URL
-	// ("http://host:4318", "https://collector.example/otlp"). Empty turns
+	// ("http://host:4318", "https://collector.example/otlp"). For
+	// OTLP/HTTP a URL is the base of the API, as in
+	// OTEL_EXPORTER_OTLP_ENDPOINT: spans go to its path + "/v1/traces"
+	// (host:port means http(s)://host:port/v1/traces). Empty turns
 	// tracing off: the tracer provider is a no-op whose spans still carry
 	// a remote parent's trace context along, and cost almost nothing.
 	OTLPEndpoint string

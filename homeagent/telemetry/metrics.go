@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -186,9 +187,13 @@ type Metrics struct {
 	packets        metric.Int64ObservableCounter
 	bytes          metric.Int64ObservableCounter
 	drops          metric.Int64ObservableCounter
-	// status holds one attribute set per Binding Acknowledgement status,
-	// so that RecordBindingUpdate does not allocate.
-	status [256]metric.MeasurementOption
+	// status holds the attribute option of each Binding Acknowledgement
+	// status, and exchangeAttrs, redirectAttrs and leaseAttrs those of the
+	// pairs seen so far, so that recording does not allocate.
+	status        [256][]metric.AddOption
+	exchangeAttrs *attrCache
+	redirectAttrs *attrCache
+	leaseAttrs    *attrCache
 }
 
 var (
@@ -217,8 +222,11 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 		return nil, err
 	}
 	for s := range m.status {
-		m.status[s] = metric.WithAttributeSet(attribute.NewSet(KeyStatus.Int(s)))
+		m.status[s] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(KeyStatus.Int(s)))}
 	}
+	m.exchangeAttrs = newAttrCache(KeyExchange, KeyResult)
+	m.redirectAttrs = newAttrCache(KeyRedirectStage, KeyRedirectReason)
+	m.leaseAttrs = newAttrCache(KeyLeaseOperation, KeyResult)
 	return m, nil
 }
 
@@ -240,25 +248,25 @@ func (m *Metrics) AddBindings(ctx context.Context, delta int64) { m.bindings.Add
 // name (ike/wire.ExchangeType's String), result is [ResultOK],
 // [ResultTimeout] or the name of the error notify that ended it.
 func (m *Metrics) RecordIKEExchange(ctx context.Context, exchange, result string) {
-	m.exchanges.Add(ctx, 1, metric.WithAttributes(KeyExchange.String(exchange), KeyResult.String(result)))
+	m.exchanges.Add(ctx, 1, m.exchangeAttrs.options(exchange, result)...)
 }
 
 // RecordRedirect counts one redirect at stage for reason.
 func (m *Metrics) RecordRedirect(ctx context.Context, stage RedirectStage, reason string) {
-	m.redirects.Add(ctx, 1, metric.WithAttributes(KeyRedirectStage.String(string(stage)), KeyRedirectReason.String(reason)))
+	m.redirects.Add(ctx, 1, m.redirectAttrs.options(string(stage), reason)...)
 }
 
 // RecordBindingUpdate counts one processed Binding Update by the status of
 // its Binding Acknowledgement (mip6/mh.Status, RFC 6275 §6.1.8), whether
 // or not a BA was sent.
 func (m *Metrics) RecordBindingUpdate(ctx context.Context, status uint8) {
-	m.bindingUpdates.Add(ctx, 1, m.status[status])
+	m.bindingUpdates.Add(ctx, 1, m.status[status]...)
 }
 
 // RecordLeaseOperation counts one lease store operation; result is
 // [ResultOK], [ResultConflict] or [ResultError].
 func (m *Metrics) RecordLeaseOperation(ctx context.Context, op LeaseOperation, result string) {
-	m.leaseOps.Add(ctx, 1, metric.WithAttributes(KeyLeaseOperation.String(string(op)), KeyResult.String(result)))
+	m.leaseOps.Add(ctx, 1, m.leaseAttrs.options(string(op), result)...)
 }
 
 // RecordHandover records the duration of one move; result is [ResultOK],
@@ -303,4 +311,36 @@ func clamp(n uint64) int64 {
 		return math.MaxInt64
 	}
 	return int64(n)
+}
+
+// attrCache keeps the attribute option of each pair of values of two keys,
+// up to attrCacheMax pairs; past that (a caller passing unbounded values,
+// which it should not), options are built on each call.
+type attrCache struct {
+	k1, k2 attribute.Key
+	mu     sync.RWMutex
+	m      map[[2]string][]metric.AddOption
+}
+
+const attrCacheMax = 1024
+
+func newAttrCache(k1, k2 attribute.Key) *attrCache {
+	return &attrCache{k1: k1, k2: k2, m: make(map[[2]string][]metric.AddOption)}
+}
+
+func (c *attrCache) options(v1, v2 string) []metric.AddOption {
+	key := [2]string{v1, v2}
+	c.mu.RLock()
+	o, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(c.k1.String(v1), c.k2.String(v2)))}
+	c.mu.Lock()
+	if len(c.m) < attrCacheMax {
+		c.m[key] = o
+	}
+	c.mu.Unlock()
+	return o
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,7 +138,11 @@ func newSpanExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, erro
 	}
 	opts := []otlptracehttp.Option{}
 	if isURL(c.OTLPEndpoint) {
-		opts = append(opts, otlptracehttp.WithEndpointURL(c.OTLPEndpoint))
+		// The URL is the base of the OTLP/HTTP API, as in
+		// OTEL_EXPORTER_OTLP_ENDPOINT: the signal's path follows it.
+		u, _ := url.Parse(c.OTLPEndpoint) // Validate parsed it
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+		opts = append(opts, otlptracehttp.WithEndpointURL(u.String()))
 	} else {
 		opts = append(opts, otlptracehttp.WithEndpoint(c.OTLPEndpoint))
 		if c.Insecure {
