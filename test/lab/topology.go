@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -70,6 +71,9 @@ type TopologyConfig struct {
 	// NAT44 and NAT66 make r masquerade what comes from the visited links
 	// (mn then appears with r's address on the far links).
 	NAT44, NAT66 bool
+	// NATSites names the visited links ("west", "east") that NAT44 and
+	// NAT66 apply to; empty means all of them.
+	NATSites []string
 	// HAs is the number of home agents on the home link; 0 means 2.
 	HAs int
 	// Anycast, if set, is given to every home agent (on lo), and r routes
@@ -182,6 +186,9 @@ func (l *Lab) Topology(cfg TopologyConfig) *Topology {
 	tp.CN.DefaultRoute(tp.CNRouter.V4.String())
 
 	for _, s := range tp.Sites() {
+		if len(cfg.NATSites) > 0 && !slices.Contains(cfg.NATSites, s.Name) {
+			continue
+		}
 		if cfg.NAT44 {
 			r.Masquerade(s.Subnet.V4.String(), s.Bridge.Name)
 		}

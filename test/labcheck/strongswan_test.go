@@ -376,6 +376,35 @@ func TestLabStrongSwanECDSA(t *testing.T) {
 	}
 }
 
+// TestLabStrongSwanRSA builds the tunnel with an RSA certificate on the
+// home agent and an ECDSA P-384 one on the mobile node, from an RSA CA:
+// the rsa/ and ecdsa/ key folders and mixed signature algorithms.
+func TestLabStrongSwanRSA(t *testing.T) {
+	t.Parallel()
+	tp := lab.NewTopology(t, lab.TopologyConfig{})
+	ctx := ctxFor(t, 60*time.Second)
+	ca := interop.NewCA(t, "mip6ha lab RSA CA", interop.RSA2048)
+	haCert := ca.Issue(t, "ha.example", interop.RSA2048, "ha.example")
+	mnCert := ca.Issue(t, "mn@example", interop.ECDSAP384, "mn@example")
+	ha := interop.StartCharon(t, tp.HA1, interop.CharonOptions{})
+	mn := interop.StartCharon(t, tp.MN, interop.CharonOptions{})
+	const proposal = "aes256-sha384-ecp384"
+	haAddr := tp.HAAddrs[0].V6
+	load(ctx, t, ha, haConfig(tp, 0, peer{haAddr,
+		interop.Auth{ID: "ha.example", Cert: haCert}, interop.Auth{ID: "mn@example", CA: ca}, proposal, true}, pool1))
+	mnCfg := mnConfig(peer{haAddr,
+		interop.Auth{ID: "mn@example", Cert: mnCert}, interop.Auth{ID: "ha.example"}, proposal, true})
+	mnCfg.CAs = []*interop.CA{ca}
+	load(ctx, t, mn, mnCfg)
+	if err := mn.Initiate(ctx, "home", "home"); err != nil {
+		t.Fatal(err)
+	}
+	sa := checkTunnel(ctx, t, tp, mn, ha, 0, haAddr, pool1)
+	if sa.DHGroup != "ECP_384" || sa.LocalID != "mn@example" {
+		t.Errorf("IKE SA %s: %s, %s", sa, sa.DHGroup, sa.LocalID)
+	}
+}
+
 // TestLabStrongSwanRedirect has ha1 redirect an established mobile node to
 // ha2 (RFC 5685 section 5, `swanctl --redirect`): mn builds its IKE SA
 // with ha2 and drops the one with ha1. As measured, strongSwan asks ha2
