@@ -64,14 +64,17 @@ type IKEDown struct {
 }
 
 // IKERekeyed reports that the IKE SA was rekeyed (RFC 7296 §2.18): New
-// replaces Old and inherits every CHILD_SA. The runtime routes the new
-// local SPI to the same SA from now on; the old one stays routed until
-// IKERetired.
+// replaces Old and inherits every CHILD_SA. The runtime routes LocalSPI to
+// the same SA from now on; the old one stays routed until IKERetired. In a
+// simultaneous rekey (RFC 7296 §2.8.2) both new IKE SAs are reported; the
+// redundant one is retired soon after.
 type IKERekeyed struct {
 	Old, New SPIs
 	// Initiator says we initiated the rekey; we are then the original
 	// initiator of the new IKE SA.
 	Initiator bool
+	// LocalSPI is our SPI of New, the one to route.
+	LocalSPI uint64
 }
 
 // IKESPIs returns New.

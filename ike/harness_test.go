@@ -41,12 +41,15 @@ type node struct {
 	outbound  map[uint32]ChildSA
 	events    []Event
 	keepalive []Path
-	t         testing.TB
+	// known remembers every keyed IKE SA seen, retired ones included, so
+	// that tests can decrypt a transcript afterwards.
+	known map[SPIs]*ikeSA
+	t     testing.TB
 }
 
 func newNode(t testing.TB, name string, addr string) *node {
 	return &node{name: name, addr: netip.MustParseAddr(addr), bySPI: map[uint64]*SA{}, byInit: map[InitKey]*SA{},
-		inbound: map[uint32]ChildSA{}, outbound: map[uint32]ChildSA{}, t: t}
+		inbound: map[uint32]ChildSA{}, outbound: map[uint32]ChildSA{}, known: map[SPIs]*ikeSA{}, t: t}
 }
 
 // add registers an SA created on this node.
@@ -94,6 +97,11 @@ func (n *node) collect() []Datagram {
 		if !sa.HasReady() {
 			continue
 		}
+		for _, ike := range sa.ikes() {
+			if ike.keys != nil {
+				n.known[ike.spis] = ike
+			}
+		}
 		r := sa.Ready()
 		for _, op := range r.ChildOps {
 			n.apply(op)
@@ -102,7 +110,7 @@ func (n *node) collect() []Datagram {
 			n.events = append(n.events, e)
 			switch e := e.(type) {
 			case IKERekeyed:
-				n.bySPI[sa.LocalSPI()] = sa
+				n.bySPI[e.LocalSPI] = sa
 			case IKERetired:
 				delete(n.bySPI, e.LocalSPI)
 			case IKEDown:
@@ -523,3 +531,56 @@ func checkChildrenMatch(t testing.TB, a, b *node) {
 }
 
 func (n *node) String() string { return fmt.Sprintf("%s(%v)", n.name, n.addr) }
+
+// inner decrypts a captured protected message with the keys one of the
+// peers holds and returns its inner payloads (nil if it cannot).
+func inner(t testing.TB, n *node, payload []byte) wire.Payloads {
+	t.Helper()
+	var m wire.Message
+	msg := slices.Clone(payload)
+	if err := wire.ParseMessage(msg, &m); err != nil {
+		return nil
+	}
+	h := m.Header
+	for _, ike := range n.known {
+		if ike.spis.I != h.SPIi() || ike.spis.R != h.SPIr() {
+			continue
+		}
+		k := ike.keys
+		ek, ak := k.SKei, k.SKai
+		if !h.Flags().Initiator() {
+			ek, ak = k.SKer, k.SKar
+		}
+		sk, err := ike.suite.NewSK(ek, ak, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, ok := m.Encrypted()
+		if !ok {
+			return nil
+		}
+		pt, err := sk.Open(e.Message, len(e.AssociatedData()))
+		if err != nil {
+			t.Fatalf("cannot open %v message: %v", h.ExchangeType(), err)
+		}
+		ps, err := wire.ParsePayloads(pt, e.Next, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	return nil
+}
+
+// messages returns the captured messages of an exchange type, requests or
+// responses.
+func (nw *network) messages(ex wire.ExchangeType, response bool) [][]byte {
+	var r [][]byte
+	for _, dg := range nw.trace {
+		h, err := wire.ParseHeader(dg.Payload)
+		if err == nil && h.ExchangeType() == ex && h.Flags().Response() == response {
+			r = append(r, dg.Payload)
+		}
+	}
+	return r
+}

@@ -370,7 +370,7 @@ func (sa *SA) respondChild(ike *ikeSA, in *inbound, a Assignment, dh dhMode, gir
 	}
 	var want wire.DHGroup
 	if dh == dhPFS && gir != nil {
-		want = sa.pfsGroup(in)
+		want = keGroup(in)
 	}
 	c, ok := selectProposal(sa.cfg.espProposals, sai.Proposals, wire.ProtocolESP, dh, want, 0)
 	if !ok {
@@ -403,8 +403,8 @@ func (sa *SA) respondChild(ike *ikeSA, in *inbound, a Assignment, dh dhMode, gir
 	return ch, ps, nil
 }
 
-// pfsGroup returns the group of the KE payload of a CREATE_CHILD_SA request.
-func (sa *SA) pfsGroup(in *inbound) wire.DHGroup {
+// keGroup returns the group of the KE payload of a CREATE_CHILD_SA request.
+func keGroup(in *inbound) wire.DHGroup {
 	kp, ok := in.first(wire.PayloadKE)
 	if !ok {
 		return 0

@@ -44,6 +44,8 @@ type ikeSA struct {
 	deleting bool
 	// retired is set when the IKE SA is gone (deleted after a rekey).
 	retired bool
+	// announced is set once IKERekeyed reported the IKE SA.
+	announced bool
 }
 
 // request is a request of ours in flight.

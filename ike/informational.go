@@ -51,6 +51,9 @@ func (sa *SA) retire(ike *ikeSA) {
 	}
 	ike.retired, ike.pending, ike.queue = true, nil, nil
 	sa.others = slices.DeleteFunc(sa.others, func(o *ikeSA) bool { return o == ike })
+	if sa.peerRekey == ike {
+		sa.peerRekey = nil
+	}
 	sa.emit(IKERetired{SPIs: ike.spis, LocalSPI: ike.localSPI()})
 }
 
@@ -162,10 +165,19 @@ func (sa *SA) respondInformational(ike *ikeSA, in *inbound, now time.Time) ([]wi
 		case wire.ProtocolIKE:
 			// RFC 7296 §1.4.1: answer with an empty INFORMATIONAL, then
 			// the IKE SA and its CHILD_SAs are gone.
+			ike.deleting = true
 			return nil, func() {
-				if ike == sa.cur {
+				switch {
+				case ike == sa.cur && sa.peerRekey != nil:
+					// RFC 7296 §2.8.2: the peer finished its rekey without
+					// seeing ours: forget ours, move to its new IKE SA.
+					next := sa.peerRekey
+					sa.peerRekey = nil
+					sa.switchIKE(next, false, now)
+					sa.retire(ike)
+				case ike == sa.cur:
 					sa.teardown(DownDeletedByPeer, fmt.Errorf("%w by the peer", ErrDeleted))
-				} else {
+				default:
 					sa.retire(ike)
 				}
 			}

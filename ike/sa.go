@@ -60,6 +60,10 @@ type SA struct {
 
 	cur    *ikeSA   // the IKE SA in use
 	others []*ikeSA // replaced or redundant IKE SAs still being deleted
+	// peerRekey is the IKE SA the peer created by rekeying cur while our
+	// own rekey of cur was in flight (RFC 7296 §2.8.2), until the
+	// collision is settled.
+	peerRekey *ikeSA
 
 	path Path
 	natt bool // the IKE SA runs on the NAT-T port
@@ -178,15 +182,25 @@ func (sa *SA) ikeFor(h wire.Header) *ikeSA {
 		// retransmitted request still has none.
 		return ike.spis.R == 0 && h.Flags().Response() || !ike.initiator && h.SPIr() == 0 && !h.Flags().Response()
 	}
-	if match(sa.cur) {
-		return sa.cur
-	}
-	for _, o := range sa.others {
-		if match(o) {
-			return o
+	for _, ike := range sa.ikes() {
+		if match(ike) {
+			return ike
 		}
 	}
 	return nil
+}
+
+// ikes returns every IKE SA of the SA: the current one, those being
+// deleted and a colliding peer rekey.
+func (sa *SA) ikes() []*ikeSA {
+	if sa.cur == nil {
+		return nil
+	}
+	r := append([]*ikeSA{sa.cur}, sa.others...)
+	if sa.peerRekey != nil {
+		r = append(r, sa.peerRekey)
+	}
+	return r
 }
 
 // Tick lets the SA act on time: retransmissions, timeouts, rekeys,
@@ -196,8 +210,8 @@ func (sa *SA) Tick(now time.Time) {
 		return
 	}
 	sa.touch(now)
-	for _, ike := range append([]*ikeSA{sa.cur}, sa.others...) {
-		if ike != nil && !sa.done {
+	for _, ike := range sa.ikes() {
+		if !sa.done {
 			sa.retransmit(ike, now)
 		}
 	}
@@ -242,10 +256,8 @@ func (sa *SA) deadline() time.Time {
 			d = t
 		}
 	}
-	for _, ike := range append([]*ikeSA{sa.cur}, sa.others...) {
-		if ike != nil {
-			at(ike.retransmitAt())
-		}
+	for _, ike := range sa.ikes() {
+		at(ike.retransmitAt())
 	}
 	if sa.state < StateEstablished && !sa.created.IsZero() {
 		at(sa.created.Add(sa.cfg.HalfOpenTimeout))
@@ -308,12 +320,9 @@ func (sa *SA) LocalSPI() uint64 {
 // current IKE SA's and those of replaced IKE SAs not yet deleted.
 func (sa *SA) LocalSPIs() []uint64 {
 	var s []uint64
-	if sa.cur != nil {
-		s = append(s, sa.cur.localSPI())
-	}
-	for _, o := range sa.others {
-		if !o.retired {
-			s = append(s, o.localSPI())
+	for _, ike := range sa.ikes() {
+		if !ike.retired {
+			s = append(s, ike.localSPI())
 		}
 	}
 	return s
@@ -409,10 +418,8 @@ func (sa *SA) teardown(reason DownReason, err error) {
 	sa.emit(IKEDown{SPIs: spis, Reason: reason, Err: err, PeerID: sa.PeerID(), Assignment: sa.responderAssignment()})
 	sa.state = StateClosed
 	sa.done = true
-	for _, ike := range append([]*ikeSA{sa.cur}, sa.others...) {
-		if ike != nil {
-			ike.pending, ike.queue = nil, nil
-		}
+	for _, ike := range sa.ikes() {
+		ike.pending, ike.queue = nil, nil
 	}
 }
 
@@ -543,7 +550,7 @@ func (sa *SA) movePath(p Path, natt bool) {
 		return
 	}
 	sa.path, sa.natt = p, natt
-	if sa.state >= StateAuth {
+	if sa.state >= StateEstablished {
 		sa.emit(PeerMoved{SPIs: sa.SPIs(), Old: old, New: p})
 	}
 	for _, c := range sa.children {
