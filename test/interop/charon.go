@@ -445,10 +445,9 @@ func (c *Charon) Counters(ctx context.Context, conn string) (map[string]uint64, 
 	if sec == nil {
 		return nil, fmt.Errorf("get-counters: no counters in %s", m.Format())
 	}
-	if conn != "" {
-		sec = sec.Section(conn)
-	} else {
-		sec = sec.Section("%global")
+	// The global counts come in a section with an empty name.
+	if sec = sec.Section(conn); sec == nil {
+		return nil, fmt.Errorf("get-counters: no counters for %q in %s", conn, m.Format())
 	}
 	out := map[string]uint64{}
 	for _, k := range sec.Keys() {

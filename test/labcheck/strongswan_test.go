@@ -225,6 +225,9 @@ func TestLabStrongSwanPSK(t *testing.T) {
 	if err := tp.MN.WaitPing(ctx, innerAddr(0).String(), sa.LocalVIPs[0].String()); err != nil {
 		t.Fatal(err)
 	}
+	if global, err := mn.Counters(ctx, ""); err != nil || global["ike-init-out-req"] != 1 || global["create-child-out-req"] != 1 {
+		t.Errorf("mn's global counters %v (%v): want one IKE_SA_INIT and one CREATE_CHILD_SA request sent", global, err)
+	}
 	for c, conn := range map[*interop.Charon]string{mn: "home", ha: "mn"} {
 		counters, err := c.Counters(ctx, conn)
 		if err != nil {
