@@ -439,3 +439,27 @@ func TestPairBurstSegmentation(t *testing.T) {
 		t.Fatalf("MN %+v HA %+v", ms, hs)
 	}
 }
+
+// SetRemote moves an outbound SA to the peer's new NAT mapping: the next
+// packet goes to the new endpoint with the same SPI and sequence space.
+func TestPairSetRemote(t *testing.T) {
+	ha := startNode(t, netip.MustParseAddr("::1"))
+	mn := startNode(t, netip.MustParseAddr("::1"))
+	moved := startNode(t, netip.MustParseAddr("::1")) // the HA behind its new mapping
+	mnOut, _, _, _ := tunnel(t, mn, ha, transformCases[0], 0x1111, 0x2222, hoa)
+
+	mn.tun.Outgoing <- testInner(hoa, cnAddr, 80)
+	receive(t, ha.tun.Incoming, "packet before the move")
+	if err := mn.dp.SetRemote(mnOut, moved.natt); err != nil {
+		t.Fatal(err)
+	}
+	mn.tun.Outgoing <- testInner(hoa, cnAddr, 80)
+	// The new endpoint has no SA with the HA's SPI: it counts a bad SPI.
+	eventually(t, "packet at the new endpoint", func() bool { return moved.dp.Stats().Drops[DropBadSPI] == 1 })
+	if s := mnOut.Stats(); s.Seq != 2 {
+		t.Fatalf("sequence %d after two packets", s.Seq)
+	}
+	if err := ha.dp.SetRemote(mnOut, moved.natt); !errors.Is(err, ErrInvalidSA) {
+		t.Fatalf("SetRemote through another dataplane: %v", err)
+	}
+}

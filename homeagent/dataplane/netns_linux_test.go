@@ -340,3 +340,60 @@ func TestNetnsIperf3(t *testing.T) {
 		}
 	}
 }
+
+// The TUN device's MTU, addresses and routes as the kernel sees them.
+func TestNetnsTUNConfiguration(t *testing.T) {
+	requireRoot(t)
+	ns := newNetns(t)
+	var tun *TUN
+	ns.do(t, func() error {
+		var err error
+		tun, err = CreateTUN("", 1400)
+		return err
+	})
+	defer tun.Close()
+	if !strings.HasPrefix(tun.Name(), "tun") || tun.Index() == 0 {
+		t.Fatalf("name %q index %d", tun.Name(), tun.Index())
+	}
+	if err := tun.SetMTU(1280); err != nil {
+		t.Fatal(err)
+	}
+	if mtu, err := tun.MTU(); err != nil || mtu != 1280 {
+		t.Fatalf("MTU %d, %v", mtu, err)
+	}
+	hoa := netip.MustParsePrefix("2001:db8:1::1234/128")
+	for _, err := range []error{
+		tun.AddAddress(hoa),
+		tun.AddRoute(netip.MustParsePrefix("::/0"), hoa.Addr()),
+		tun.AddRoute(netip.MustParsePrefix("198.51.100.0/24"), netip.Addr{}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := ns.ip(t, "link", "show", tun.Name())
+	if !strings.Contains(link, "mtu 1280") || !strings.Contains(link, "UP") || !strings.Contains(link, "qlen 5000") {
+		t.Errorf("link: %s", link)
+	}
+	if addrs := ns.ip(t, "-6", "addr", "show", "dev", tun.Name()); !strings.Contains(addrs, "2001:db8:1::1234/128") || strings.Contains(addrs, "fe80") {
+		t.Errorf("addresses (want the HoA and no link-local): %s", addrs)
+	}
+	if r := ns.ip(t, "-6", "route", "show", "default"); !strings.Contains(r, "dev "+tun.Name()) || !strings.Contains(r, "src 2001:db8:1::1234") {
+		t.Errorf("IPv6 default route: %s", r)
+	}
+	if r := ns.ip(t, "-4", "route", "show", "198.51.100.0/24"); !strings.Contains(r, "dev "+tun.Name()) {
+		t.Errorf("IPv4 route: %s", r)
+	}
+	if err := tun.DelRoute(netip.MustParsePrefix("198.51.100.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	if r := ns.ip(t, "-4", "route", "show", "198.51.100.0/24"); strings.TrimSpace(r) != "" {
+		t.Errorf("route still there: %s", r)
+	}
+	if err := tun.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ip", "-n", ns.name, "link", "show", tun.Name()).CombinedOutput(); err == nil {
+		t.Errorf("device survives Close: %s", out)
+	}
+}

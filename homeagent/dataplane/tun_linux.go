@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -32,6 +33,9 @@ type TUN struct {
 	name  string
 	index int
 	nl    *netlink.Handle
+
+	closeOnce sync.Once
+	closeErr  error
 
 	// State of the one reader, set before raw.Read calls readFn.
 	rbufs   [][]byte
@@ -197,11 +201,14 @@ func (t *TUN) Write(pkts [][]byte) (int, error) {
 	return n, last
 }
 
-// Close closes the device (removing it) and the netlink handle.
+// Close closes the device (removing it) and the netlink handle. It is safe
+// to call more than once.
 func (t *TUN) Close() error {
-	err := t.file.Close()
-	if t.nl != nil {
-		t.nl.Close()
-	}
-	return err
+	t.closeOnce.Do(func() {
+		t.closeErr = t.file.Close()
+		if t.nl != nil {
+			t.nl.Close()
+		}
+	})
+	return t.closeErr
 }
