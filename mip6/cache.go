@@ -127,7 +127,7 @@ func routable(a netip.Addr) bool {
 // prefixes, 130 beyond MaxBindings, 129 for a lifetime extension after a
 // Home Agent Switch (RFC 5142 §5.3), 174 for a registration whose care-of
 // address is the home address, 133 for a deregistration without a binding,
-// 134 after failed DAD (CompleteDAD), 139 and 138 for correspondent
+// 134 after failed DAD (CompleteDAD), 139, 138 and 136 for correspondent
 // registrations (this home agent keeps no return routability nonces).
 //
 // A home address the SA's identity may not register is silently discarded
@@ -197,8 +197,9 @@ func (c *BindingCache) Update(now time.Time, ctx Context, ip mh.IPv6, bu mh.Bind
 
 // correspondent answers a Binding Update without the H bit: this home
 // agent is no correspondent node and keeps no nonces, so a well-formed one
-// gets 138 (or 135 / 139 against an existing home registration, in the
-// order of RFC 6275 §9.5.1).
+// gets 138, or 136 for a deletion, whose care-of nonce index is not looked
+// at (or 135 / 139 against an existing home registration, in the order of
+// RFC 6275 §9.5.1).
 func (c *BindingCache) correspondent(r *request) Decision {
 	key := r.hoa.As16()
 	s := c.shardOf(key)
@@ -212,6 +213,9 @@ func (c *BindingCache) correspondent(r *request) Decision {
 		return d
 	case e != nil:
 		return c.reject(s, r, mh.StatusRegistrationTypeChangeDisallowed, e)
+	case r.lifetime == 0:
+		// A deletion is keyed on the home nonce index alone (RFC 6275 §9.5.1).
+		return c.reject(s, r, mh.StatusExpiredHomeNonceIndex, nil)
 	}
 	return c.reject(s, r, mh.StatusExpiredNonces, nil)
 }

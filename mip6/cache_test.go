@@ -216,6 +216,8 @@ func TestRegistrationRefusals(t *testing.T) {
 				verdict: Dropped, drop: DropNoAuthorizationData},
 			{name: "no nonces kept here: 138", bu: correspondentBU(1), verdict: Rejected,
 				status: mh.StatusExpiredNonces, baSeq: 1, actions: ActionSendBA},
+			{name: "a deletion only needs the home nonce: 136", bu: mh.BindingUpdate{Sequence: 2, Flags: mh.BUFlagA, Options: rrOptions},
+				verdict: Rejected, status: mh.StatusExpiredHomeNonceIndex, baSeq: 2, actions: ActionSendBA},
 			{name: "home registration", bu: tunnelBU(5, flagsAH, 10, coa1), verdict: Accepted, baSeq: 5, lifetime: 10,
 				actions: newBinding | ActionDiscardKeyManagement, state: StateValid},
 			{name: "old sequence first: 135", bu: correspondentBU(5), verdict: Rejected,
