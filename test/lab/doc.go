@@ -17,23 +17,27 @@
 // Host.WaitListening, Proc.WaitOutput, Capture.WaitPackets), never by
 // sleeping a fixed time.
 //
-// A test that pings across the project topology and watches the wire:
+// A test that pings across the project topology and checks on the wire
+// that the home agent saw the mobile node's address:
 //
 //	func TestPingHome(t *testing.T) {
-//		tp := lab.NewTopology(t, lab.TopologyConfig{NAT44: true})
+//		tp := lab.NewTopology(t, lab.TopologyConfig{})
 //		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 //		defer cancel()
 //
-//		capture := tp.HA1.Capture("eth0", "icmp6")
+//		// ICMPv6 echo requests only (type 128 after the 40-byte header).
+//		capture := tp.HA1.Capture("eth0", "icmp6 and ip6[40] == 128")
 //		if err := tp.MN.Ping(ctx, tp.HAAddrs[0].V6.String(), "", 3); err != nil {
 //			t.Fatal(err)
 //		}
-//		if err := capture.WaitPackets(ctx, 6); err != nil {
+//		if err := capture.WaitPackets(ctx, 3); err != nil {
 //			t.Fatal(err)
 //		}
-//		rows, err := lab.TsharkFields(ctx, capture.Stop(), "icmpv6.type == 128",
-//			[]string{"ipv6.src"})
-//		...
+//		rows, err := lab.TsharkFields(ctx, capture.Stop(), "", []string{"ipv6.src"})
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		if rows[0][0] != tp.MNAddrs().V6.String() { ... }
 //	}
 //
 // Building blocks, for topologies of one's own:
@@ -47,6 +51,11 @@
 //	err := b.WaitListening(ctx, "tcp", 5201)
 //	...
 //	srv.Stop()
+//
+// The test process itself can own sockets inside a host (Host.Listen,
+// Host.ListenPacket, Host.Dial with literal addresses), for instance to
+// keep a TCP transfer running from mn to cn while Topology.MoveMN moves
+// mn between visited links.
 //
 // Daemons under test are built once per test process with Binary:
 //
