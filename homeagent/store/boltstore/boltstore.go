@@ -205,11 +205,15 @@ type txn struct {
 // put writes l (the successor of prev, or a new record when prev.HoA is
 // invalid) under the next revision.
 func (t *txn) put(prev, l store.Lease) (store.Lease, error) {
-	t.rev++
-	l.Revision = t.rev
-	if err := t.tx.Bucket(bucketLeases).Put(record.AddrKey(l.HoA), record.EncodeLease(l, true)); err != nil {
+	l.Revision = t.rev + 1
+	v, err := record.EncodeLease(l, true)
+	if err != nil {
 		return store.Lease{}, err
 	}
+	if err := t.tx.Bucket(bucketLeases).Put(record.AddrKey(l.HoA), v); err != nil {
+		return store.Lease{}, err
+	}
+	t.rev++
 	t.events = append(t.events, store.Event[store.Lease]{Value: l, Prev: prev})
 	return l, nil
 }

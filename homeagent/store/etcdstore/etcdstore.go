@@ -337,7 +337,11 @@ func (s *Store) take(ctx context.Context, req store.AcquireRequest, hoa netip.Ad
 func (s *Store) put(ctx context.Context, cur, next store.Lease, cmps []clientv3.Cmp, ops []clientv3.Op) (store.Lease, bool, error) {
 	key := s.leaseKey(next.HoA)
 	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", int64(cur.Revision)))
-	ops = append(ops, clientv3.OpPut(key, string(record.EncodeLease(next, false))))
+	v, err := record.EncodeLease(next, false)
+	if err != nil {
+		return store.Lease{}, true, err
+	}
+	ops = append(ops, clientv3.OpPut(key, string(v)))
 	resp, err := s.c.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return store.Lease{}, true, s.mapErr(ctx, err)

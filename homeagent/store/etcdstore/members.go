@@ -47,9 +47,13 @@ func (r *membership) Update(ctx context.Context, m store.Member) error {
 		return fmt.Errorf("%w: membership of %q cannot publish %q", store.ErrInvalid, r.id, m.ID)
 	}
 	m.Heartbeat = s.now()
+	v, err := record.EncodeMember(m)
+	if err != nil {
+		return err
+	}
 	resp, err := s.c.Txn(ctx).
 		If(clientv3.Compare(clientv3.LeaseValue(r.key), "=", r.lease)).
-		Then(clientv3.OpPut(r.key, string(record.EncodeMember(m)), clientv3.WithLease(r.lease))).
+		Then(clientv3.OpPut(r.key, string(v), clientv3.WithLease(r.lease))).
 		Commit()
 	if err != nil {
 		return s.mapErr(ctx, err)
@@ -90,13 +94,17 @@ func (s *Store) Join(ctx context.Context, m store.Member, ttl time.Duration) (st
 	if ttl <= 0 {
 		return nil, fmt.Errorf("%w: member TTL %v", store.ErrInvalid, ttl)
 	}
+	m.Heartbeat = s.now()
+	v, err := record.EncodeMember(m)
+	if err != nil {
+		return nil, err
+	}
 	grant, err := s.c.Grant(ctx, ttlSeconds(ttl))
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
 	r := &membership{s: s, id: m.ID, key: s.memberKey(m.ID), lease: grant.ID, done: make(chan struct{})}
-	m.Heartbeat = s.now()
-	put, err := s.c.Put(ctx, r.key, string(record.EncodeMember(m)), clientv3.WithLease(grant.ID))
+	put, err := s.c.Put(ctx, r.key, string(v), clientv3.WithLease(grant.ID))
 	if err != nil {
 		s.c.Revoke(context.WithoutCancel(ctx), grant.ID)
 		return nil, s.mapErr(ctx, err)

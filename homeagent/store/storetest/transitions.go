@@ -199,6 +199,9 @@ func testMoveDeadlineAndCancel(t *testing.T, c Config) {
 	l := mustAcquire(t, s, c, req("mn", ha1, pool6(t, 4)))
 	_, err := s.CancelMove(ctx(t, c), l.HoA, l.Revision)
 	wantErr(t, "CancelMove of a bound lease", err, store.ErrState)
+	_, err = s.MarkMoving(ctx(t, c), l.HoA, l.Revision, store.Move{From: ha1, To: ha2, Deadline: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	wantErr(t, "MarkMoving with a deadline that cannot be stored", err, store.ErrInvalid)
+	wantLease(t, s, c, l)
 	m, err := s.MarkMoving(ctx(t, c), l.HoA, l.Revision, store.Move{From: ha1, To: ha2, Deadline: time.Now().Add(-time.Second), TicketHash: []byte{1}})
 	if err != nil {
 		t.Fatal(err)

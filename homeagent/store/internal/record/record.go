@@ -39,8 +39,10 @@ type lease struct {
 
 // EncodeLease returns the stored form of l. withRevision keeps l.Revision
 // in the value (the embedded store, which has no per-key revisions); etcd
-// leaves it out and uses the key's ModRevision.
-func EncodeLease(l store.Lease, withRevision bool) []byte {
+// leaves it out and uses the key's ModRevision. It fails with
+// store.ErrInvalid for a lease it could not decode again (an invalid
+// state, a time outside the years 0-9999).
+func EncodeLease(l store.Lease, withRevision bool) ([]byte, error) {
 	r := lease{
 		V: Version, HoA: l.HoA, Identity: l.Identity, Owner: l.Owner, State: l.State,
 		MovingTo: l.MovingTo, TraceContext: l.TraceContext, CareOf: l.CareOf,
@@ -55,11 +57,9 @@ func EncodeLease(l store.Lease, withRevision bool) []byte {
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
-		// Only an invalid LeaseState can fail, and backends encode what
-		// leaseop produced.
-		panic(fmt.Sprintf("record: encode lease %v: %v", l.HoA, err))
+		return nil, fmt.Errorf("%w: lease %v: %v", store.ErrInvalid, l.HoA, err)
 	}
-	return b
+	return b, nil
 }
 
 // DecodeLease parses a stored lease and checks it is well formed.
@@ -130,16 +130,16 @@ type member struct {
 }
 
 // EncodeMember returns the stored form of m.
-func EncodeMember(m store.Member) []byte {
+func EncodeMember(m store.Member) ([]byte, error) {
 	b, err := json.Marshal(member{
 		V: Version, ID: m.ID, Site: m.Site, Addrs: m.Addrs, NATAddrs: m.NATAddrs,
 		Capacity: m.Capacity, Load: m.Load, Healthy: m.Healthy, Draining: m.Draining,
 		Heartbeat: m.Heartbeat.UTC(),
 	})
 	if err != nil {
-		panic(fmt.Sprintf("record: encode member %q: %v", m.ID, err))
+		return nil, fmt.Errorf("%w: member %q: %v", store.ErrInvalid, m.ID, err)
 	}
-	return b
+	return b, nil
 }
 
 // DecodeMember parses a stored member record.
