@@ -364,9 +364,12 @@ type sendBatch struct {
 	openSize int // segment size
 	openLen  int // octets so far
 
-	next    int // first message not yet sent by the current flush
-	failed  int // datagrams refused
+	next    int   // first message not yet sent by the current flush
+	sent    int   // datagrams sent
+	failed  int   // datagrams refused
+	retry   []int // segmented messages refused, to send one by one
 	gsoErr  bool
+	single  *sendBatch // for retries, made on first use
 	writeFn func(fd uintptr) bool
 }
 
@@ -479,18 +482,25 @@ func (b *sendBatch) sendmmsg(fd uintptr) bool {
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[b.next])), uintptr(b.n-b.next), 0, 0, 0)
 		switch e {
 		case 0:
+			for _, k := range b.segs[b.next : b.next+int(r)] {
+				b.sent += k
+			}
 			b.next += int(r)
 		case unix.EINTR:
 		case unix.EAGAIN:
 			return false // wait until writable
 		default:
-			// The first unsent message was refused (no route, bad
-			// source address, too big): count it and go on. EIO on a
-			// segmented message means the path cannot segment.
-			if e == unix.EIO && b.segs[b.next] > 1 {
-				b.gsoErr = true
+			// The first unsent message was refused. A segmented one is
+			// sent again one datagram at a time (the path may not take
+			// its segment size, or cannot segment at all: EIO); a
+			// single datagram is counted as failed (no route, bad
+			// source address, too big).
+			if b.segs[b.next] > 1 {
+				b.retry = append(b.retry, b.next)
+				b.gsoErr = b.gsoErr || e == unix.EIO
+			} else {
+				b.failed++
 			}
-			b.failed += b.segs[b.next]
 			b.next++
 		}
 	}
@@ -504,20 +514,19 @@ func (c *udpConn) flush(b *sendBatch) (sent, failed int, err error) {
 		return 0, 0, nil
 	}
 	b.finish()
-	b.next, b.failed, b.gsoErr = 0, 0, false
+	b.next, b.sent, b.failed, b.gsoErr, b.retry = 0, 0, 0, false, b.retry[:0]
 	err = c.raw.Write(b.writeFn)
-	total := 0
-	for i := range b.n {
-		total += b.segs[i]
+	sent, failed = b.sent, b.failed
+	for _, i := range b.retry {
+		s, f := c.resend(b, i)
+		sent, failed = sent+s, failed+f
 	}
-	sent, failed = total-b.failed, b.failed
 	if err != nil {
-		sent = 0
-		for i := range b.next {
-			sent += b.segs[i]
+		failed = 0
+		for _, k := range b.segs[:b.n] {
+			failed += k
 		}
-		sent -= b.failed
-		failed = total - sent
+		failed -= sent
 	}
 	if b.gsoErr {
 		c.gso.Store(false)
@@ -528,6 +537,37 @@ func (c *udpConn) flush(b *sendBatch) (sent, failed int, err error) {
 	clear(b.iovs[:b.niov])
 	b.n, b.niov, b.open = 0, 0, false
 	return sent, failed, err
+}
+
+// resend sends the segments of message i of b one datagram each, with the
+// message's control data minus UDP_SEGMENT.
+func (c *udpConn) resend(b *sendBatch, i int) (sent, failed int) {
+	if b.single == nil {
+		b.single = newSendBatch(gsoMaxSegments)
+	}
+	h := &b.msgs[i].Hdr
+	control := b.oobs[i][:int(h.Controllen)-unix.CmsgSpace(2)]
+	for _, iov := range unsafe.Slice(h.Iov, h.Iovlen) {
+		m := &b.single.msgs[b.single.n].Hdr
+		m.Name, m.Namelen = h.Name, h.Namelen
+		m.Control = nil
+		m.SetControllen(0)
+		if len(control) > 0 {
+			m.Control = &control[0]
+			m.SetControllen(len(control))
+		}
+		m.Iov = &b.single.iovs[b.single.niov]
+		m.Iovlen = 1
+		b.single.iovs[b.single.niov] = iov
+		b.single.niov++
+		b.single.segs[b.single.n] = 1
+		b.single.n++
+	}
+	sent, failed, err := c.flush(b.single)
+	if err != nil {
+		failed = int(h.Iovlen) - sent
+	}
+	return sent, failed
 }
 
 // isClosed reports whether err means the socket or device was closed.

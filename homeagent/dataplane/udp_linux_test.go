@@ -61,3 +61,63 @@ func TestSockaddr(t *testing.T) {
 		t.Errorf("short sockaddr parsed as %v", got)
 	}
 }
+
+// A segmented send that the path refuses (here: segments larger than the
+// socket's MTU, EINVAL) is sent again one datagram at a time, which the
+// kernel may fragment; segmentation stays on. Every datagram arrives.
+func TestSegmentedSendFallsBack(t *testing.T) {
+	rx, err := listenUDP(netip.MustParseAddrPort("[::1]:0"), roleNATT, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.conn.Close()
+	tx, err := listenUDP(netip.MustParseAddrPort("[::1]:0"), roleNATT, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.conn.Close()
+	if !tx.gso.Load() {
+		t.Skip("kernel without UDP_SEGMENT")
+	}
+	var serr error
+	if err := tx.raw.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU, 1280) }); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	dst := makeSockaddr(rx.local)
+	src := makePktinfo(netip.MustParseAddr("::1"))
+	sb := newSendBatch(16)
+	payloads := make([][]byte, 10)
+	for i := range payloads {
+		payloads[i] = make([]byte, 1400)
+		payloads[i][0] = byte(i)
+		sb.addSegment(&dst, &src, payloads[i])
+	}
+	if sb.n != 1 || sb.segmented() != 10 {
+		t.Fatalf("%d messages, %d segmented", sb.n, sb.segmented())
+	}
+	sent, failed, err := tx.flush(sb)
+	if sent != 10 || failed != 0 || err != nil {
+		t.Fatalf("sent %d, failed %d, %v", sent, failed, err)
+	}
+	if len(sb.retry) != 1 {
+		t.Fatalf("%d segmented messages retried, want the one refused", len(sb.retry))
+	}
+	if !tx.gso.Load() {
+		t.Fatal("segmentation switched off by a size error")
+	}
+	rb := newRecvBatch(16)
+	got := 0
+	for got < 10 {
+		n, err := rx.read(rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			p, _, _, gro, ok := rb.datagram(i, rx)
+			if !ok || gro != 0 || len(p) != 1400 || int(p[0]) != got {
+				t.Fatalf("datagram %d: %d octets, gro %d, first octet %d", got, len(p), gro, p[0])
+			}
+			got++
+		}
+	}
+}
