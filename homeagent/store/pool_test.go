@@ -69,13 +69,19 @@ func TestPrefixRange(t *testing.T) {
 func TestPoolInvalid(t *testing.T) {
 	v6 := netip.MustParsePrefix("2001:db8:1::/120")
 	for name, f := range map[string]func() (store.Pool, error){
-		"first after last":   func() (store.Pool, error) { return store.PrefixRange(v6, 9, 8) },
-		"last outside":       func() (store.Pool, error) { return store.PrefixRange(v6, 1, 256) },
-		"invalid prefix":     func() (store.Pool, error) { return store.NewPrefixPool(netip.Prefix{}) },
-		"mapped prefix":      func() (store.Pool, error) { return store.NewPrefixPool(netip.MustParsePrefix("::ffff:192.0.2.0/120")) },
-		"mixed families":     func() (store.Pool, error) { return store.NewRangePool(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")) },
-		"reversed range":     func() (store.Pool, error) { return store.NewRangePool(netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("192.0.2.1")) },
-		"zone in an address": func() (store.Pool, error) { return store.NewRangePool(netip.MustParseAddr("fe80::1%eth0"), netip.MustParseAddr("fe80::9%eth0")) },
+		"first after last": func() (store.Pool, error) { return store.PrefixRange(v6, 9, 8) },
+		"last outside":     func() (store.Pool, error) { return store.PrefixRange(v6, 1, 256) },
+		"invalid prefix":   func() (store.Pool, error) { return store.NewPrefixPool(netip.Prefix{}) },
+		"mapped prefix":    func() (store.Pool, error) { return store.NewPrefixPool(netip.MustParsePrefix("::ffff:192.0.2.0/120")) },
+		"mixed families": func() (store.Pool, error) {
+			return store.NewRangePool(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"))
+		},
+		"reversed range": func() (store.Pool, error) {
+			return store.NewRangePool(netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("192.0.2.1"))
+		},
+		"zone in an address": func() (store.Pool, error) {
+			return store.NewRangePool(netip.MustParseAddr("fe80::1%eth0"), netip.MustParseAddr("fe80::9%eth0"))
+		},
 	} {
 		if _, err := f(); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)

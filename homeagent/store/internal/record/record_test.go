@@ -21,11 +21,11 @@ func sampleLeases() []store.Lease {
 		{HoA: netip.MustParseAddr("2001:db8:1::2"), Identity: "CN=mn2, O=Example", Owner: "ha1", State: store.StateMoving,
 			MovingTo: "ha2", Deadline: t0.Add(30 * time.Second),
 			TraceContext: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-			Attributes: store.Attributes{CareOf: netip.MustParseAddrPort("[2001:db8:2::9]:4500"), TicketHash: []byte{0xde, 0xad}},
-			CreatedAt: t0, UpdatedAt: t0.Add(time.Second), Revision: 42},
+			Attributes:   store.Attributes{CareOf: netip.MustParseAddrPort("[2001:db8:2::9]:4500"), TicketHash: []byte{0xde, 0xad}},
+			CreatedAt:    t0, UpdatedAt: t0.Add(time.Second), Revision: 42},
 		{HoA: netip.MustParseAddr("192.0.2.10"), Identity: "mn3", State: store.StateReleased,
 			Attributes: store.Attributes{CareOf: netip.MustParseAddrPort("198.51.100.4:4500")},
-			CreatedAt: t0, UpdatedAt: t0.Add(time.Hour), Revision: 1 << 40},
+			CreatedAt:  t0, UpdatedAt: t0.Add(time.Hour), Revision: 1 << 40},
 	}
 }
 
