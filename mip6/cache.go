@@ -397,8 +397,13 @@ func (c *BindingCache) accept(s *shard, e *entry, r *request, t int64, granted m
 	}
 	e.state = StateValid
 	e.setPending(nil)
-	e.setCareOf(r.coa)
-	e.seq, e.flags, e.identity, e.ha = r.seq, r.flags, r.ctx.Identity, r.ha
+	if coa := r.coa.As16(); coa != e.coa {
+		e.setCareOf(r.coa)
+	}
+	e.seq, e.flags, e.ha = r.seq, r.flags, r.ha
+	if len(e.identity) != len(r.ctx.Identity) || e.identity != r.ctx.Identity {
+		e.identity = r.ctx.Identity
+	}
 	e.set(bitInTunnel, r.ctx.InTunnel)
 	e.expires = t + int64(granted.Duration())
 	e.set(bitBRRSent, false)
@@ -447,8 +452,30 @@ func (c *BindingCache) accept(s *shard, e *entry, r *request, t int64, granted m
 	c.reschedule(s, e)
 	s.baStatus[st]++
 	d.Actions |= ActionSendBA
-	d.Binding = c.snapshot(e)
+	d.Binding = c.bindingOf(e, r)
 	return d
+}
+
+// bindingOf is snapshot(e) for an entry just written from r: it takes the
+// addresses and identity from r, sparing the entry's colder cache line.
+func (c *BindingCache) bindingOf(e *entry, r *request) Binding {
+	sw := e.switching()
+	b := Binding{
+		HoA:       r.hoa,
+		CoA:       r.coa,
+		HA:        r.ip.Dst,
+		Identity:  r.ctx.Identity,
+		State:     e.state,
+		Sequence:  e.seq,
+		Flags:     e.flags,
+		Expires:   c.at(e.expires),
+		InTunnel:  e.has(bitInTunnel),
+		Switching: sw != nil && sw.sent,
+	}
+	if x := e.dsmip(); x != nil {
+		b.IPv4HoA, b.UDPSource = x.ipv4HoA, x.udp
+	}
+	return b
 }
 
 // acceptDSMIP handles the IPv4 home address and NAT detection of a
