@@ -106,6 +106,11 @@ func (x *authExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Time) 
 	}
 	if err != nil {
 		sa.emit(AuthFailed{SPIs: ike.spis, Peer: id, Err: err})
+		// RFC 7296 §2.21.2: tell the responder in a separate INFORMATIONAL
+		// (sent once: nobody waits for its answer).
+		if msg, e := sa.protected(ike, wire.ExchangeInformational, ike.nextID, false, &wire.Notify{Type: wire.NotifyAuthenticationFailed}); e == nil {
+			sa.send(msg)
+		}
 		sa.teardown(DownAuthFailed, err)
 		return
 	}
@@ -173,12 +178,12 @@ func (x *authExchange) acceptChild(sa *SA, ike *ikeSA, in *inbound, now time.Tim
 	}
 	c, err := accepted(x.offered, &sar, wire.ProtocolESP, dhIgnore)
 	if err != nil {
-		return sa.refuseChild(ike, c, err)
+		return sa.refuseChild(ike, c, x.inSPI, err)
 	}
 	tsi, ok1 := parseTS(in, wire.PayloadTSi)
 	tsr, ok2 := parseTS(in, wire.PayloadTSr)
 	if !ok1 || !ok2 || len(tsi) == 0 || len(tsr) == 0 || !subset(tsi, x.tsi) || !subset(tsr, x.tsr) {
-		return sa.refuseChild(ike, c, fmt.Errorf("%w: traffic selectors outside those proposed", ErrProtocol))
+		return sa.refuseChild(ike, c, x.inSPI, fmt.Errorf("%w: traffic selectors outside those proposed", ErrProtocol))
 	}
 	mode := Tunnel
 	if _, ok := in.notify(wire.NotifyUseTransportMode); ok && x.mode == Transport {
@@ -186,22 +191,22 @@ func (x *authExchange) acceptChild(sa *SA, ike *ikeSA, in *inbound, now time.Tim
 	}
 	if mode != x.mode {
 		// RFC 7296 §1.3.1: the initiator deletes a CHILD_SA in a mode it cannot use.
-		return sa.refuseChild(ike, c, fmt.Errorf("%w: responder chose %v mode", ErrNegotiation, mode))
+		return sa.refuseChild(ike, c, x.inSPI, fmt.Errorf("%w: responder chose %v mode", ErrNegotiation, mode))
 	}
 	ch, err := sa.makeChild(ike, c, x.inSPI, nil, ike.ni, ike.nr, true, tsi, tsr, mode, now)
 	if err != nil {
-		return sa.refuseChild(ike, c, err)
+		return sa.refuseChild(ike, c, x.inSPI, err)
 	}
 	sa.installChild(ch)
 	return nil
 }
 
 // refuseChild deletes a CHILD_SA the responder created but we cannot accept.
-func (sa *SA) refuseChild(ike *ikeSA, c chosen, err error) error {
+func (sa *SA) refuseChild(ike *ikeSA, c chosen, inSPI uint32, err error) error {
 	if len(c.SPI) == 4 {
 		// The peer installed it: tell it to remove its half. The Delete
 		// names our inbound SPI, which we never installed.
-		sa.enqueue(ike, &deleteChildExchange{orphanOut: c.SPI}, sa.clock)
+		sa.enqueue(ike, &deleteChildExchange{orphanOut: c.SPI, orphanIn: inSPI}, sa.clock)
 	}
 	return err
 }

@@ -207,6 +207,14 @@ func (sa *SA) respondInformational(ike *ikeSA, in *inbound, now time.Time) ([]wi
 	if n, ok := in.notify(wire.NotifyRedirect); ok {
 		sa.receiveRedirect(ike, n)
 	}
+	if _, ok := in.notify(wire.NotifyAuthenticationFailed); ok && !sa.initiatorRole {
+		// RFC 7296 §2.21.2: the initiator did not accept our AUTH.
+		err := notifyErr(ErrAuthentication, wire.NotifyAuthenticationFailed, true, "")
+		return resp, func() {
+			sa.emit(AuthFailed{SPIs: ike.spis, Peer: sa.PeerID(), ByPeer: true, Err: err})
+			sa.teardown(DownAuthFailed, err)
+		}
+	}
 	return resp, after
 }
 

@@ -27,11 +27,16 @@ func (n natState) any() bool { return n.localBehind || n.peerBehind || n.forced 
 func (sa *SA) natdNotifies(spis SPIs, local, remote netip.AddrPort) ([]wire.Payload, error) {
 	src := local
 	if sa.cfg.ForceEncap {
-		var b [16]byte
-		if _, err := readFull(sa.cfg.Rand, b[:]); err != nil {
-			return nil, err
+		if !sa.fakeSource.IsValid() {
+			// One fake address per SA, so that a retried IKE_SA_INIT
+			// changes nothing but the COOKIE or KE (RFC 7296 §2.6).
+			var b [16]byte
+			if _, err := readFull(sa.cfg.Rand, b[:]); err != nil {
+				return nil, err
+			}
+			sa.fakeSource = netip.AddrPortFrom(netip.AddrFrom16(b), 0)
 		}
-		src = netip.AddrPortFrom(netip.AddrFrom16(b), 0)
+		src = sa.fakeSource
 	}
 	s := ikecrypto.NATDetectionHash(spis.I, spis.R, src)
 	d := ikecrypto.NATDetectionHash(spis.I, spis.R, remote)

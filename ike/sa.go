@@ -68,6 +68,9 @@ type SA struct {
 	path Path
 	natt bool // the IKE SA runs on the NAT-T port
 	nat  natState
+	// fakeSource is the address NAT_DETECTION_SOURCE_IP hashes when
+	// encapsulation is forced.
+	fakeSource netip.AddrPort
 
 	init *initState // IKE_SA_INIT material, kept until IKE_AUTH completes
 
