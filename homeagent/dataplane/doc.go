@@ -17,12 +17,15 @@
 //	  -> inner destination -> outbound table (longest prefix) -> SA
 //	  -> SA.Seal in place (ESP header, IV, padding, trailer, ICV)
 //	  -> sendmmsg of the batch on the SA's NAT-T socket, from the SA's
-//	     local address (IPV6_PKTINFO / IP_PKTINFO) to its remote endpoint
+//	     local address (IPV6_PKTINFO / IP_PKTINFO) to its remote endpoint;
+//	     runs of equal-size packets of one SA go as one segmented message
+//	     (UDP_SEGMENT), which the kernel carries through its stack once
 //
 // Inbound, one goroutine per socket:
 //
 //	recvmmsg of up to BatchSize datagrams (into buf[ESPOffset:]), with the
-//	source and, from pktinfo, the local destination of each
+//	source and, from pktinfo, the local destination of each; a datagram the
+//	kernel coalesced from one flow (UDP_GRO) is split in place
 //	  port 500:  everything is IKE -> Config.IKE
 //	  port 4500: Classify:
 //	    non-ESP marker (4 zero octets) -> IKE without the marker -> Config.IKE
@@ -36,6 +39,11 @@
 // of the call. WriteIKE sends a batch, each datagram from its own local
 // address and port, adding the non-ESP marker on the NAT-T port;
 // SendKeepalive sends a NAT-keepalive (the runtime owns the timer).
+//
+// The batched socket I/O calls recvmmsg(2) and sendmmsg(2) directly (through
+// syscall.RawConn and golang.org/x/sys/unix) rather than through
+// golang.org/x/net's ReadBatch and WriteBatch, which allocate a *net.UDPAddr
+// for every received datagram (BenchmarkReadBatch compares the two).
 //
 // Nothing on these paths allocates, returns an error or logs per packet: a
 // discarded packet is counted by DropReason, globally (Dataplane.Stats) and
