@@ -119,11 +119,8 @@ func (x *authExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Time) 
 	// RFC 5685 §6: a REDIRECT counts only once the gateway's AUTH verified;
 	// then the IKE SA is deleted.
 	if n, ok := in.notify(wire.NotifyRedirect); ok && sa.redirect.supported {
-		if r, err := n.Redirect(wire.ExchangeIKEAuth, nil); err == nil {
-			t := RedirectTarget{Gateway: r.Gateway}
-			if tn, ok := in.notify(wire.NotifyHandoverTicket); ok && sa.redirect.extensions {
-				t.Ticket = slices.Clone(tn.Data)
-			}
+		r, err := n.Redirect(wire.ExchangeIKEAuth, nil)
+		if t, ok := sa.redirectTarget(r, in); err == nil && ok {
 			sa.established(now)
 			sa.emit(RedirectReceived{SPIs: ike.spis, Exchange: wire.ExchangeIKEAuth, Target: t, From: sa.gatewayIdentity()})
 			sa.deleteIKE(now, DownRedirected, fmt.Errorf("%w to %v in IKE_AUTH", ErrRedirected, r.Gateway))

@@ -205,7 +205,7 @@ func (sa *SA) respondInformational(ike *ikeSA, in *inbound, now time.Time) ([]wi
 		resp = append(resp, ptr(wire.DeleteChildSAs(wire.ProtocolESP, ours...)))
 	}
 	if n, ok := in.notify(wire.NotifyRedirect); ok {
-		sa.receiveRedirect(ike, n)
+		sa.receiveRedirect(ike, n, in)
 	}
 	if _, ok := in.notify(wire.NotifyAuthenticationFailed); ok && !sa.initiatorRole {
 		// RFC 7296 §2.21.2: the initiator did not accept our AUTH.
@@ -221,7 +221,7 @@ func (sa *SA) respondInformational(ike *ikeSA, in *inbound, now time.Time) ([]wi
 // receiveRedirect handles a gateway-initiated REDIRECT (RFC 5685 §5): only
 // from the original responder to a client that announced support. The SA
 // stays up: the caller builds the new SA first, then deletes this one.
-func (sa *SA) receiveRedirect(ike *ikeSA, n wire.Notify) {
+func (sa *SA) receiveRedirect(ike *ikeSA, n wire.Notify, in *inbound) {
 	if !sa.initiatorRole || !sa.redirect.supported {
 		return
 	}
@@ -229,8 +229,26 @@ func (sa *SA) receiveRedirect(ike *ikeSA, n wire.Notify) {
 	if err != nil {
 		return
 	}
-	t := RedirectTarget{Gateway: r.Gateway}
+	t, ok := sa.redirectTarget(r, in)
+	if !ok {
+		return
+	}
 	sa.emit(RedirectReceived{SPIs: ike.spis, Exchange: wire.ExchangeInformational, Target: t, From: sa.gatewayIdentity()})
+}
+
+// redirectTarget returns the target of a received REDIRECT, with the
+// handover ticket beside it if we announced the extensions. A gateway
+// identity type with a port is unknown to a client that did not announce
+// them: such a REDIRECT is ignored (spec/ike.md §1.3 rule 3).
+func (sa *SA) redirectTarget(r wire.Redirect, in *inbound) (RedirectTarget, bool) {
+	t := RedirectTarget{Gateway: r.Gateway}
+	if !targetAllowed(t, sa.redirect.extensions) {
+		return RedirectTarget{}, false
+	}
+	if n, ok := in.notify(wire.NotifyHandoverTicket); ok && sa.redirect.extensions {
+		t.Ticket = slices.Clone(n.Data)
+	}
+	return t, true
 }
 
 // redirectPayloads returns the REDIRECT notify for t (no nonce: IKE_AUTH and

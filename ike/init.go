@@ -2,7 +2,6 @@ package ike
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -125,22 +124,31 @@ func (*initExchange) request(sa *SA, ike *ikeSA, id uint32, now time.Time) ([]by
 }
 
 // accept screens an unauthenticated IKE_SA_INIT answer before it is taken
-// as the response: a REDIRECT whose nonce is not our Ni is dropped silently
-// and we keep waiting for the real answer (RFC 5685 §3).
+// as the response: a REDIRECT we cannot act on — its nonce is not our Ni
+// (RFC 5685 §3), its gateway type is unknown to us, or we never announced
+// support — is dropped silently and we keep waiting for the real answer.
 func (*initExchange) accept(sa *SA, in *inbound) bool {
-	if n, ok := in.notify(wire.NotifyRedirect); ok && sa.redirect.supported {
-		if _, err := n.Redirect(wire.ExchangeIKESAInit, sa.init.ni); errors.Is(err, wire.ErrNonceMismatch) {
-			return false
-		}
+	n, ok := in.notify(wire.NotifyRedirect)
+	if !ok || in.has(wire.PayloadSA) {
+		return true
 	}
-	return true
+	if !sa.redirect.supported {
+		return false
+	}
+	r, err := n.Redirect(wire.ExchangeIKESAInit, sa.init.ni)
+	if err != nil {
+		return false
+	}
+	_, usable := sa.redirectTarget(r, in)
+	return usable
 }
 
 func (x *initExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Time) {
 	st := sa.init
 	if n, ok := in.notify(wire.NotifyRedirect); ok && sa.redirect.supported {
-		if r, err := n.Redirect(wire.ExchangeIKESAInit, st.ni); err == nil {
-			sa.emit(RedirectReceived{SPIs: ike.spis, Exchange: wire.ExchangeIKESAInit, Target: RedirectTarget{Gateway: r.Gateway}, From: sa.gatewayIdentity()})
+		r, err := n.Redirect(wire.ExchangeIKESAInit, st.ni)
+		if t, ok := sa.redirectTarget(r, in); err == nil && ok {
+			sa.emit(RedirectReceived{SPIs: ike.spis, Exchange: wire.ExchangeIKESAInit, Target: t, From: sa.gatewayIdentity()})
 			sa.teardown(DownRedirected, fmt.Errorf("%w to %v in IKE_SA_INIT", ErrRedirected, r.Gateway))
 			return
 		}
