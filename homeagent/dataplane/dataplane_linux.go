@@ -182,7 +182,7 @@ func (d *Dataplane) Run(ctx context.Context) error {
 		return errors.New("dataplane: Run called twice")
 	}
 	if d.closed.Load() {
-		return ErrClosed
+		return nil
 	}
 	n := len(d.conns)
 	if d.dev != nil {

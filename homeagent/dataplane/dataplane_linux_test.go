@@ -382,7 +382,7 @@ func TestRunEndsOnClose(t *testing.T) {
 	before := runtime.NumGoroutine()
 	done := make(chan error, 1)
 	go func() { done <- dp.Run(context.Background()) }()
-	eventually(t, "goroutines started", func() bool { return runtime.NumGoroutine() >= before+4 })
+	eventually(t, "Run started", dp.running.Load)
 	if err := dp.Close(); err != nil {
 		t.Fatal(err)
 	}
