@@ -90,6 +90,10 @@ type Store struct {
 	// revision order) and is held while a watch takes its snapshot.
 	wmu sync.Mutex
 	rev store.Revision // last revision handed out; guarded by wmu
+	// hints holds, per pool, an address below which every address of the
+	// pool has a record: records are never deleted, so the bound only
+	// grows, and allocation scans from it. Guarded by wmu.
+	hints map[store.Pool]netip.Addr
 
 	closed atomic.Bool
 	done   chan struct{}
@@ -126,7 +130,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		db: db, now: opts.Now, buffer: opts.WatchBuffer,
-		done: make(chan struct{}), members: make(map[string]*memberEntry),
+		done: make(chan struct{}), members: make(map[string]*memberEntry), hints: make(map[store.Pool]netip.Addr),
 		reapWake: make(chan struct{}, 1),
 	}
 	if s.now == nil {
@@ -218,8 +222,10 @@ func (t *txn) put(prev, l store.Lease) (store.Lease, error) {
 	return l, nil
 }
 
-// update runs fn in a write transaction and publishes its events.
-func (s *Store) update(ctx context.Context, fn func(t *txn) error) error {
+// update runs fn in a write transaction and publishes its events. The
+// committed funcs run after a successful commit, still serialised with
+// other writes.
+func (s *Store) update(ctx context.Context, fn func(t *txn) error, committed ...func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -243,6 +249,9 @@ func (s *Store) update(ctx context.Context, fn func(t *txn) error) error {
 		return mapErr(err)
 	}
 	s.rev = t.rev
+	for _, f := range committed {
+		f()
+	}
 	if len(t.events) > 0 {
 		s.mu.Lock()
 		for _, ev := range t.events {
@@ -307,8 +316,25 @@ func (s *Store) Acquire(ctx context.Context, req store.AcquireRequest) (store.Le
 	if err := leaseop.Validate(req); err != nil {
 		return store.Lease{}, err
 	}
+	// A node re-attaching to the member that serves it needs no write
+	// (and no fsync): look first.
 	var out store.Lease
-	err := s.update(ctx, func(t *txn) error {
+	kept := false
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		mine, err := identityLease(tx, req.Identity, req.Pool.Family())
+		if err != nil || !mine.HoA.IsValid() {
+			return err
+		}
+		if step, perr := leaseop.PlanAcquire(req, mine, store.Lease{}); perr == nil && step == leaseop.Keep {
+			out, kept = mine, true
+		}
+		return nil
+	})
+	if err != nil || kept {
+		return out, err
+	}
+	var hint netip.Addr
+	err = s.update(ctx, func(t *txn) error {
 		now := s.now()
 		mine, err := identityLease(t.tx, req.Identity, req.Pool.Family())
 		if err != nil {
@@ -335,15 +361,22 @@ func (s *Store) Acquire(ctx context.Context, req store.AcquireRequest) (store.Le
 			out, err = s.take(t, req, req.Suggested, suggested, now)
 			return err
 		}
-		hoa, cur, err := free(t.tx, req.Pool)
+		hoa, cur, err := free(t.tx, req.Pool, s.hints[req.Pool])
 		if err != nil {
 			return err
 		}
 		if !hoa.IsValid() {
 			return leaseop.Exhausted(req)
 		}
+		if !cur.HoA.IsValid() {
+			hint = hoa
+		}
 		out, err = s.take(t, req, hoa, cur, now)
 		return err
+	}, func() {
+		if hint.IsValid() {
+			s.hints[req.Pool] = hint
+		}
 	})
 	return out, err
 }
@@ -371,13 +404,17 @@ func (s *Store) take(t *txn, req store.AcquireRequest, hoa netip.Addr, cur store
 	return l, idx.Put(identityKey(req.Identity, req.Pool.Family()), record.AddrKey(hoa))
 }
 
-// free returns the lowest address of p without a record; else the least
+// free returns the lowest address of p without a record, scanning from
+// hint (every address of p below it has a record); else the least
 // recently released lease of p (and its record); else an invalid address.
-func free(tx *bolt.Tx, p store.Pool) (netip.Addr, store.Lease, error) {
+func free(tx *bolt.Tx, p store.Pool, hint netip.Addr) (netip.Addr, store.Lease, error) {
 	c := tx.Bucket(bucketLeases).Cursor()
-	first, last := record.AddrKey(p.First), record.AddrKey(p.Last)
 	want := p.First
-	for k, _ := c.Seek(first); k != nil && string(k) <= string(last); k, _ = c.Next() {
+	if p.Contains(hint) {
+		want = hint
+	}
+	last := record.AddrKey(p.Last)
+	for k, _ := c.Seek(record.AddrKey(want)); k != nil && string(k) <= string(last); k, _ = c.Next() {
 		a, err := record.ParseAddrKey(k)
 		if err != nil {
 			return netip.Addr{}, store.Lease{}, err
@@ -395,7 +432,7 @@ func free(tx *bolt.Tx, p store.Pool) (netip.Addr, store.Lease, error) {
 		return want, store.Lease{}, nil
 	}
 	var oldest store.Lease
-	for k, v := c.Seek(first); k != nil && string(k) <= string(last); k, v = c.Next() {
+	for k, v := c.Seek(record.AddrKey(p.First)); k != nil && string(k) <= string(last); k, v = c.Next() {
 		l, err := record.DecodeLease(v)
 		if err != nil {
 			return netip.Addr{}, store.Lease{}, err

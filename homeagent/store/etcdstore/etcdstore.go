@@ -101,6 +101,10 @@ type Store struct {
 
 	mu   sync.Mutex
 	regs map[*membership]struct{}
+	// hints holds, per pool, an address below which every address of the
+	// pool has a record (lease records are never deleted, so the bound
+	// only grows); allocation scans from it.
+	hints map[store.Pool]netip.Addr
 }
 
 var _ store.Store = (*Store)(nil)
@@ -116,7 +120,7 @@ func New(c *clientv3.Client, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		c: c, prefix: prefix, now: opts.Now, retries: opts.MaxRetries, page: opts.PageSize,
-		regs: make(map[*membership]struct{}),
+		regs: make(map[*membership]struct{}), hints: make(map[store.Pool]netip.Addr),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -358,10 +362,15 @@ func (s *Store) put(ctx context.Context, cur, next store.Lease, cmps []clientv3.
 // least recently released lease of p (and its record); else an invalid
 // address.
 func (s *Store) free(ctx context.Context, p store.Pool) (netip.Addr, store.Lease, error) {
-	const candidates = 8
+	const candidates = 16
 	var found []netip.Addr
-	want := p.First
-	err := s.scan(ctx, p, true, func(hoa netip.Addr, _ []byte, _ int64) bool {
+	s.mu.Lock()
+	want := s.hints[p]
+	s.mu.Unlock()
+	if !p.Contains(want) {
+		want = p.First
+	}
+	err := s.scan(ctx, want, p.Last, true, func(hoa netip.Addr, _ []byte, _ int64) bool {
 		for want.IsValid() && want.Less(hoa) && len(found) < candidates {
 			found = append(found, want)
 			want = want.Next()
@@ -387,10 +396,15 @@ func (s *Store) free(ctx context.Context, p store.Pool) (netip.Addr, store.Lease
 		want = want.Next()
 	}
 	if len(found) > 0 {
+		s.mu.Lock()
+		if h := s.hints[p]; !h.IsValid() || h.Less(found[0]) {
+			s.hints[p] = found[0]
+		}
+		s.mu.Unlock()
 		return found[rand.IntN(len(found))], store.Lease{}, nil
 	}
 	var oldest store.Lease
-	err = s.scan(ctx, p, false, func(_ netip.Addr, v []byte, rev int64) bool {
+	err = s.scan(ctx, p.First, p.Last, false, func(_ netip.Addr, v []byte, rev int64) bool {
 		l, derr := decodeLease(v, rev)
 		if derr != nil {
 			err = derr
@@ -404,11 +418,11 @@ func (s *Store) free(ctx context.Context, p store.Pool) (netip.Addr, store.Lease
 	return oldest.HoA, oldest, err
 }
 
-// scan reads the lease keys of p in address order, a page at a time, and
-// calls fn for each until it returns false. All pages are read at the
-// revision of the first.
-func (s *Store) scan(ctx context.Context, p store.Pool, keysOnly bool, fn func(hoa netip.Addr, value []byte, modRevision int64) bool) error {
-	start, end := s.leaseKey(p.First), s.leaseKey(p.Last)+"\x00"
+// scan reads the lease keys from first to last in address order, a page
+// at a time, and calls fn for each until it returns false. All pages are
+// read at the revision of the first.
+func (s *Store) scan(ctx context.Context, first, last netip.Addr, keysOnly bool, fn func(hoa netip.Addr, value []byte, modRevision int64) bool) error {
+	start, end := s.leaseKey(first), s.leaseKey(last)+"\x00"
 	var rev int64
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(s.page)}

@@ -55,24 +55,27 @@ func newPrefix() string {
 	return fmt.Sprintf("/mip6ha-test/%d-%d", os.Getpid(), prefixes.Add(1))
 }
 
+// open returns a store on a new client of endpoints, closed at cleanup.
+func open(tb testing.TB, endpoints []string, prefix string) store.Store {
+	tb.Helper()
+	c, err := etcdtest.NewClient(endpoints)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := etcdstore.New(c, etcdstore.Options{Prefix: prefix})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.Close()
+		c.Close()
+	})
+	return s
+}
+
 // opener returns an Opener of clients onto prefix at endpoints.
 func opener(endpoints []string, prefix string) storetest.Opener {
-	return func(t *testing.T) store.Store {
-		t.Helper()
-		c, err := etcdtest.NewClient(endpoints)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := etcdstore.New(c, etcdstore.Options{Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			s.Close()
-			c.Close()
-		})
-		return s
-	}
+	return func(t *testing.T) store.Store { return open(t, endpoints, prefix) }
 }
 
 func TestConformanceEmbedded(t *testing.T) {
@@ -84,7 +87,7 @@ func TestConformanceEmbedded(t *testing.T) {
 }
 
 // cluster starts Debian's etcd as a 3-member cluster, or skips.
-func cluster(t *testing.T) *etcdtest.Cluster {
+func cluster(t testing.TB) *etcdtest.Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a 3-member etcd cluster; skipped with -short")

@@ -34,8 +34,7 @@ type write struct {
 func TestClusterKillMemberDuringTransfers(t *testing.T) {
 	c := cluster(t)
 	prefix := newPrefix()
-	open := opener(c.Endpoints(), prefix)
-	agents := map[string]store.Store{"ha1": open(t), "ha2": open(t)}
+	agents := map[string]store.Store{"ha1": open(t, c.Endpoints(), prefix), "ha2": open(t, c.Endpoints(), prefix)}
 	other := map[string]string{"ha1": "ha2", "ha2": "ha1"}
 	pool, err := store.PrefixRange(netip.MustParsePrefix("2001:db8:7::/64"), 1, 64)
 	if err != nil {
