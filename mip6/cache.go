@@ -766,7 +766,6 @@ func (c *BindingCache) fire(s *shard, e *entry, t int64, dst []Event) []Event {
 	if sw := e.switching(); sw != nil && sw.sent && !sw.stopped && sw.next <= t {
 		sw.timeout = min(2*sw.timeout, c.cfg.HASMaxTimeout)
 		sw.next = t + int64(sw.timeout)
-		sw.count++
 		dst = append(dst, Event{Kind: EventSendHAS, Binding: c.snapshot(e), Send: c.homeAgentSwitch(e, t)})
 	}
 	if c.cfg.RefreshRequestBefore > 0 && !e.has(bitBRRSent) && e.expires-int64(c.cfg.RefreshRequestBefore) <= t {
@@ -857,7 +856,6 @@ type switchState struct {
 	stopped    bool  // the mobile node does not understand HAS: no retransmissions
 	next       int64 // next retransmission
 	timeout    time.Duration
-	count      int
 }
 
 // switcher is the queue of mobile nodes waiting to be told to switch and
@@ -942,7 +940,7 @@ func (c *BindingCache) sendQueuedSwitches(now time.Time, dst []Event) []Event {
 			continue
 		}
 		sw := e.switching()
-		sw.sent, sw.timeout, sw.count = true, c.cfg.HASInitialTimeout, 1
+		sw.sent, sw.timeout = true, c.cfg.HASInitialTimeout
 		first := c.cfg.HASInitialTimeout
 		if sw.grace {
 			first = min(first, time.Duration(e.expires-t)/2)
