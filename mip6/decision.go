@@ -50,7 +50,8 @@ const (
 	// out Decision.Actions.
 	Accepted
 	// Rejected: a Binding Acknowledgement with Decision.Status ≥ 128 goes
-	// back; the cache did not change.
+	// back; the binding did not change (an existing entry stores the
+	// sequence number of a BU that passed validation, RFC 6275 §9.5.1).
 	Rejected
 	// Pending: a new binding waits for Duplicate Address Detection
 	// (ActionDAD); report the result with CompleteDAD. Nothing is sent yet.
