@@ -547,6 +547,7 @@ type ikeSender struct {
 	batch *sendBatch
 	dst   []sockaddr
 	src   []pktinfo
+	idx   []int // socket of each datagram
 }
 
 func newIKESender(size int) *ikeSender {
@@ -565,7 +566,10 @@ func (d *Dataplane) write(dgs []Datagram, keepalive bool) (int, error) {
 	}
 	var errs []error
 	sent := 0
-	idx := make([]int, len(dgs))
+	if cap(s.idx) < len(dgs) {
+		s.idx = make([]int, len(dgs))
+	}
+	idx := s.idx[:len(dgs)]
 	for i, dg := range dgs {
 		idx[i], errs = d.pick(conns, dg, errs)
 	}
