@@ -2,12 +2,17 @@ package etcdstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/mip6ha/mip6ha/homeagent/store"
 	"github.com/mip6ha/mip6ha/homeagent/store/etcdstore"
@@ -115,4 +120,61 @@ func TestConformanceCluster(t *testing.T) {
 		// is 1.5 s, granted as 2 s.
 		TTL: 2 * time.Second,
 	})
+}
+
+// Open owns its client: Close closes it, and the store answers ErrClosed.
+func TestOpenOwnsClient(t *testing.T) {
+	srv := embeddedServer(t)
+	s, err := etcdstore.Open(clientv3.Config{Endpoints: srv.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()},
+		etcdstore.Options{Prefix: newPrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.MemberList(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MemberList(ctx); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("MemberList after Close: %v", err)
+	}
+}
+
+func TestPrefixMustBeAPath(t *testing.T) {
+	for _, p := range []string{"mip6ha", "/mip6ha/", "/"} {
+		if _, err := etcdstore.New(nil, etcdstore.Options{Prefix: p}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("prefix %q: %v", p, err)
+		}
+	}
+	s, err := etcdstore.New(nil, etcdstore.Options{})
+	if err != nil || s.Prefix() != etcdstore.DefaultPrefix {
+		t.Fatalf("default prefix: %v, %v", s, err)
+	}
+}
+
+// Two deployments with different prefixes on one etcd never see each
+// other's leases or members.
+func TestPrefixesIsolate(t *testing.T) {
+	srv := embeddedServer(t)
+	a, b := open(t, srv.Endpoints, newPrefix()), open(t, srv.Endpoints, newPrefix())
+	ctx := context.Background()
+	pool, _ := store.NewPrefixPool(netip.MustParsePrefix("2001:db8::/120"))
+	la, err := a.Acquire(ctx, store.AcquireRequest{Identity: "mn", Owner: "ha1", Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Join(ctx, store.Member{ID: "ha1"}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lease(ctx, la.HoA); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("other deployment sees the lease: %v", err)
+	}
+	if ms, err := b.MemberList(ctx); err != nil || len(ms) != 0 {
+		t.Fatalf("other deployment sees members %v, %v", ms, err)
+	}
+	if _, err := b.Acquire(ctx, store.AcquireRequest{Identity: "mn", Owner: "ha9", Pool: pool}); err != nil {
+		t.Fatalf("same identity in another deployment: %v", err)
+	}
 }

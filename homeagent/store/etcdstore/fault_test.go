@@ -57,6 +57,7 @@ func TestClusterKillMemberDuringTransfers(t *testing.T) {
 		ambiguous int
 		conflicts int
 		stop      = make(chan struct{})
+		progress  = make(chan struct{}, 1) // a write succeeded
 		wg        sync.WaitGroup
 	)
 	// step makes one move step for hoa and records the outcome.
@@ -86,6 +87,10 @@ func TestClusterKillMemberDuringTransfers(t *testing.T) {
 		switch {
 		case err == nil:
 			writes = append(writes, write{hoa: hoa, expected: cur.Revision, result: next})
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrState):
 			conflicts++
 		default:
@@ -115,14 +120,15 @@ func TestClusterKillMemberDuringTransfers(t *testing.T) {
 	}
 	waitWrites := func(n int, within time.Duration) {
 		t.Helper()
-		deadline := time.Now().Add(within)
+		deadline := time.After(within)
 		for count() < n {
-			if time.Now().After(deadline) {
+			select {
+			case <-progress:
+			case <-deadline:
 				close(stop)
 				wg.Wait()
 				t.Fatalf("only %d writes within %v, want %d", count(), within, n)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	waitWrites(100, 30*time.Second)

@@ -37,9 +37,17 @@ func testAcquireNew(t *testing.T, c Config) {
 	_, err = s.Lease(ctx(t, c), addr("2001:db8:1::ff"))
 	wantErr(t, "Lease of a free address", err, store.ErrNotFound)
 
-	l2 := mustAcquire(t, s, c, req("mn2@example.com", ha1, p))
+	// Certificate identities carry '/', ',' and '=': they index like any.
+	const dn = "C=XX, O=Example/OU=Lab, CN=mn2"
+	l2 := mustAcquire(t, s, c, req(dn, ha1, p))
 	if l2.HoA == l.HoA || l2.Revision <= l.Revision {
 		t.Fatalf("second lease %v after %v: want another address and a later revision", l2, l)
+	}
+	if got, err := s.IdentityLease(ctx(t, c), dn, store.IPv6); err != nil || !got.Equal(l2) {
+		t.Fatalf("IdentityLease(%q) = %v, %v; want %v", dn, got, err, l2)
+	}
+	if _, err := s.IdentityLease(ctx(t, c), "C=XX, O=Example", store.IPv6); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("IdentityLease of a prefix of an identity: %v", err)
 	}
 }
 
