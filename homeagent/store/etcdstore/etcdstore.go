@@ -18,6 +18,10 @@
 // free addresses of a pool with one ordered keys-only range read.
 // Values are the JSON records of package record (readable with etcdctl);
 // a lease's Revision is its key's ModRevision and is not stored in it.
+// Lease keys are never deleted (a released lease stays, reserved for its
+// identity until reclaimed), so each client remembers per pool the lowest
+// address that may still be free and scans from there. Deleting lease
+// keys by hand is safe but may leave addresses unused until a restart.
 //
 // # Consistency
 //
