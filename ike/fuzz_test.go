@@ -19,7 +19,9 @@ func initSeeds(t testing.TB) [][]byte {
 			g := wire.GatewayAddr(netip.MustParseAddr("192.0.2.1"))
 			c.RedirectedFrom, c.RedirectExtensions = &g, true
 		},
-		func(c *Config) { c.IKEProposals = MustProposals("aes128-sha256-modp2048", "chacha20poly1305-prfsha512-ecp384") },
+		func(c *Config) {
+			c.IKEProposals = MustProposals("aes128-sha256-modp2048", "chacha20poly1305-prfsha512-ecp384")
+		},
 		func(c *Config) { c.ForceEncap, c.DisableRedirect = true, true },
 	} {
 		ic, _, _ := pairConfig(byte(200 + i))
