@@ -188,6 +188,25 @@ func (x *rekeyChildExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.
 
 // accept checks the answer to our rekey and derives the new CHILD_SA.
 func (x *rekeyChildExchange) accept(sa *SA, ike *ikeSA, in *inbound, now time.Time) (*child, []byte, error) {
+	o := x.old
+	return sa.acceptChildAnswer(ike, in, childOffer{x.offered, x.dh, x.group, x.inSPI, x.ni, o.sa.LocalTS, o.sa.RemoteTS, o.sa.Mode}, now)
+}
+
+// childOffer is what we proposed in a CREATE_CHILD_SA request.
+type childOffer struct {
+	offered  []wire.Proposal
+	dh       *ikecrypto.PrivateKey
+	group    wire.DHGroup
+	inSPI    uint32
+	ni       []byte
+	tsi, tsr []wire.TrafficSelector
+	mode     Mode
+}
+
+// acceptChildAnswer checks the answer to a CREATE_CHILD_SA request of ours
+// (RFC 7296 §1.3.1, §1.3.3) and derives the new CHILD_SA, returning it with
+// the responder's nonce.
+func (sa *SA) acceptChildAnswer(ike *ikeSA, in *inbound, o childOffer, now time.Time) (*child, []byte, error) {
 	p, ok1 := in.first(wire.PayloadSA)
 	np, ok2 := in.first(wire.PayloadNonce)
 	if !ok1 || !ok2 {
@@ -197,7 +216,7 @@ func (x *rekeyChildExchange) accept(sa *SA, ike *ikeSA, in *inbound, now time.Ti
 	if err := wire.ParseSA(p.Body, &sar); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	c, err := accepted(x.offered, &sar, wire.ProtocolESP, dhPFS)
+	c, err := accepted(o.offered, &sar, wire.ProtocolESP, dhPFS)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,27 +225,33 @@ func (x *rekeyChildExchange) accept(sa *SA, ike *ikeSA, in *inbound, now time.Ti
 		return nil, nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	var gir []byte
-	if x.dh != nil || c.DH != 0 {
+	if o.dh != nil || c.DH != 0 {
 		kp, ok := in.first(wire.PayloadKE)
-		if !ok || x.dh == nil || c.DH != x.group {
-			return nil, nil, fmt.Errorf("%w: PFS group %v not the one offered (%v)", ErrProtocol, c.DH, x.group)
+		if !ok || o.dh == nil || c.DH != o.group {
+			return nil, nil, fmt.Errorf("%w: PFS group %v not the one offered (%v)", ErrProtocol, c.DH, o.group)
 		}
 		ke, err := wire.ParseKE(kp.Body)
-		if err != nil || ke.Group != x.group {
+		if err != nil || ke.Group != o.group {
 			return nil, nil, fmt.Errorf("%w: KEr group", ErrProtocol)
 		}
-		if gir, err = x.dh.SharedSecret(ke.Data); err != nil {
+		if gir, err = o.dh.SharedSecret(ke.Data); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrNegotiation, err)
 		}
 	}
 	tsi, ok1 := parseTS(in, wire.PayloadTSi)
 	tsr, ok2 := parseTS(in, wire.PayloadTSr)
-	old := x.old
-	if !ok1 || !ok2 || !subset(tsi, old.sa.LocalTS) || !subset(tsr, old.sa.RemoteTS) {
+	if !ok1 || !ok2 || len(tsi) == 0 || len(tsr) == 0 || !subset(tsi, o.tsi) || !subset(tsr, o.tsr) {
 		return nil, nil, fmt.Errorf("%w: traffic selectors outside those proposed", ErrProtocol)
 	}
+	mode := Tunnel
+	if _, ok := in.notify(wire.NotifyUseTransportMode); ok && o.mode == Transport {
+		mode = Transport
+	}
+	if mode != o.mode {
+		return nil, nil, fmt.Errorf("%w: responder chose %v mode", ErrNegotiation, mode)
+	}
 	nrData := slices.Clone(nr.Data)
-	ch, err := sa.makeChild(ike, c, x.inSPI, gir, x.ni, nrData, true, tsi, tsr, old.sa.Mode, now)
+	ch, err := sa.makeChild(ike, c, o.inSPI, gir, o.ni, nrData, true, tsi, tsr, mode, now)
 	return ch, nrData, err
 }
 
@@ -377,7 +402,7 @@ func (sa *SA) rekeyingIKE() bool {
 func (sa *SA) childExchangeInFlight() bool {
 	if p := sa.cur.pending; p != nil {
 		switch p.ex.(type) {
-		case *rekeyChildExchange, *deleteChildExchange:
+		case *rekeyChildExchange, *createChildExchange, *deleteChildExchange:
 			return true
 		}
 	}
@@ -654,4 +679,107 @@ func (sa *SA) respondRekeyIKE(ike *ikeSA, in *inbound, sai *wire.SA, now time.Ti
 		return resp, nil
 	}
 	return resp, func() { sa.switchIKE(next, false, now) }
+}
+
+// ChildRequest describes an additional CHILD_SA to create (RFC 7296 §1.3.1):
+// its traffic selectors from our point of view (TSi = LocalTS, TSr =
+// RemoteTS) and mode, e.g. the transport-mode SA for Binding Updates of
+// RFC 4877 §7.2. Empty selectors mean any address of both families.
+type ChildRequest struct {
+	LocalTS, RemoteTS []wire.TrafficSelector
+	Mode              Mode
+}
+
+// CreateChild creates an additional CHILD_SA with CREATE_CHILD_SA (RFC 7296
+// §1.3.1), with PFS if an ESP proposal has a D-H group. ChildUp follows the
+// answer, or ChildFailed.
+func (sa *SA) CreateChild(now time.Time, req ChildRequest) error {
+	if err := sa.requireEstablished(); err != nil {
+		return err
+	}
+	sa.touch(now)
+	if len(req.LocalTS) == 0 {
+		req.LocalTS = AnyTS()
+	}
+	if len(req.RemoteTS) == 0 {
+		req.RemoteTS = AnyTS()
+	}
+	req.LocalTS, req.RemoteTS = cloneTS(req.LocalTS), cloneTS(req.RemoteTS)
+	sa.enqueue(sa.cur, &createChildExchange{req: req}, now)
+	return nil
+}
+
+// createChildExchange is our CREATE_CHILD_SA for an additional CHILD_SA.
+type createChildExchange struct {
+	req     ChildRequest
+	o       childOffer
+	retried bool
+}
+
+func (*createChildExchange) kind() wire.ExchangeType { return wire.ExchangeCreateChildSA }
+
+func (x *createChildExchange) request(sa *SA, ike *ikeSA, id uint32, now time.Time) ([]byte, error) {
+	o := &x.o
+	var err error
+	if o.inSPI == 0 {
+		if o.inSPI, err = sa.newChildSPI(); err != nil {
+			return nil, err
+		}
+		if o.ni, err = sa.newNonce(); err != nil {
+			return nil, err
+		}
+		if o.group == 0 {
+			o.group = sa.pfsGroup()
+		}
+		o.tsi, o.tsr, o.mode = x.req.LocalTS, x.req.RemoteTS, x.req.Mode
+	}
+	if o.group != 0 && (o.dh == nil || wire.DHGroup(o.dh.Group().ID()) != o.group) {
+		if o.dh, err = sa.newDH(o.group); err != nil {
+			return nil, err
+		}
+	}
+	o.offered = offerSA(sa.cfg.espProposals, wire.ProtocolESP, spiBytes(o.inSPI), o.group != 0, o.group).Proposals
+	var ps []wire.Payload
+	if o.mode == Transport {
+		ps = append(ps, &wire.Notify{Type: wire.NotifyUseTransportMode})
+	}
+	ps = append(ps, &wire.SA{Proposals: o.offered}, &wire.Nonce{Data: o.ni})
+	if o.dh != nil {
+		ps = append(ps, &wire.KE{Group: o.group, Data: o.dh.PublicValue()})
+	}
+	ps = append(ps, ptr(wire.TSi{Selectors: o.tsi}), ptr(wire.TSr{Selectors: o.tsr}))
+	return sa.protected(ike, wire.ExchangeCreateChildSA, id, false, ps...)
+}
+
+func (x *createChildExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Time) {
+	if in.ps == nil {
+		sa.emit(ChildFailed{SPIs: ike.spis, ByPeer: true, Err: fmt.Errorf("%w: malformed CREATE_CHILD_SA response", ErrProtocol)})
+		return
+	}
+	if n, ok := in.errorNotify(); ok {
+		if g, e := n.AcceptedDHGroup(); n.Type == wire.NotifyInvalidKEPayload && e == nil && !x.retried && g != x.o.group &&
+			slices.ContainsFunc(sa.cfg.espProposals, func(p Proposal) bool { return slices.Contains(p.DH, g) }) {
+			x.retried, x.o.group = true, g
+			sa.cur.queue = append([]exchange{x}, sa.cur.queue...)
+			return
+		}
+		sa.emit(ChildFailed{SPIs: ike.spis, Notify: n.Type, ByPeer: true, Err: notifyErr(ErrNegotiation, n.Type, true, "new CHILD_SA")})
+		return
+	}
+	ch, _, err := sa.acceptChildAnswer(ike, in, x.o, now)
+	if err != nil {
+		sa.emit(ChildFailed{SPIs: ike.spis, Err: err})
+		if p, ok := in.first(wire.PayloadSA); ok {
+			var sar wire.SA
+			if wire.ParseSA(p.Body, &sar) == nil && len(sar.Proposals) == 1 && len(sar.Proposals[0].SPI) == 4 {
+				sa.enqueue(sa.cur, &deleteChildExchange{orphanOut: sar.Proposals[0].SPI, orphanIn: x.o.inSPI}, now)
+			}
+		}
+		return
+	}
+	sa.installChild(ch)
+}
+
+func (x *createChildExchange) timeout(sa *SA, ike *ikeSA, now time.Time) {
+	sa.peerDead(ike, wire.ExchangeCreateChildSA)
 }

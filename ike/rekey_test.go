@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -351,4 +352,53 @@ func TestRekeyOnLifetime(t *testing.T) {
 		t.Fatal("IKE SA not rekeyed after its lifetime")
 	}
 	checkOnePair(t, p)
+}
+
+// RFC 7296 §1.3.1, RFC 4877 §7.2: an additional CHILD_SA beside the first,
+// here the transport-mode SA for Binding Updates and Acknowledgements
+// (Mobility Header types 5 and 6 from the home address to the home agent),
+// with PFS.
+func TestCreateAdditionalChildSA(t *testing.T) {
+	ic, rc, _ := pairConfig(33)
+	ic.ESPProposals = MustProposals("aes256gcm16-x25519")
+	rc.ESPProposals = MustProposals("aes256gcm16-x25519")
+	rc.Mode = Transport
+	rc.LocalTS = nil
+	p := newPair(t, ic, rc)
+	p.establish()
+	mh := func(a netip.Addr) wire.TrafficSelector {
+		s := wire.AddrSelector(a)
+		s.IPProtocol = wire.IPProtocolMH
+		s.StartPort, s.EndPort = wire.MHTypeRange(5, 6)
+		return s
+	}
+	req := ChildRequest{LocalTS: []wire.TrafficSelector{mh(hoa.Addr())}, RemoteTS: []wire.TrafficSelector{mh(p.ha.addr)}, Mode: Transport}
+	if err := p.i.CreateChild(p.now, req); err != nil {
+		t.Fatal(err)
+	}
+	p.run()
+	if len(p.i.Children()) != 2 || len(p.r().Children()) != 2 {
+		t.Fatalf("%d / %d CHILD_SAs", len(p.i.Children()), len(p.r().Children()))
+	}
+	checkChildrenMatch(t, p.mn, p.ha)
+	up := eventsOf[ChildUp](p.mn)
+	c := up[len(up)-1].Child
+	if c.Mode != Transport || len(c.LocalTS) != 1 || c.LocalTS[0].IPProtocol != wire.IPProtocolMH || c.LocalTS[0].StartPort != 0x0500 {
+		t.Fatalf("new CHILD_SA %+v", c)
+	}
+	if !hasPayload(inner(t, p.mn, p.messages(wire.ExchangeCreateChildSA, false)[0]), wire.PayloadKE) {
+		t.Error("no KE: PFS not used")
+	}
+	// A responder that does not do transport mode refuses it.
+	ic, rc, _ = pairConfig(34)
+	rc.LocalTS = nil
+	p = newPair(t, ic, rc)
+	p.establish()
+	if err := p.i.CreateChild(p.now, req); err != nil {
+		t.Fatal(err)
+	}
+	p.run()
+	if len(p.i.Children()) != 1 || len(eventsOf[ChildFailed](p.mn)) != 1 || len(p.ha.inbound) != 1 {
+		t.Fatalf("tunnel answer to a transport CHILD_SA: %d children, failures %+v", len(p.i.Children()), eventsOf[ChildFailed](p.mn))
+	}
 }
