@@ -39,10 +39,11 @@ type child struct {
 	// collision: the CHILD_SA the peer created by rekeying this one while
 	// our rekey of it was in flight (RFC 7296 §2.8.1), with the nonces of
 	// that exchange.
-	peerRekey          *child
-	peerNi, peerNr     []byte
-	ourNi, ourNr       []byte
-	redundantByCollide bool
+	peerRekey      *child
+	peerNi, peerNr []byte
+	// redundant marks a CHILD_SA of a collision that its creator deletes:
+	// it is never switched to.
+	redundant bool
 }
 
 func (c *child) info() ChildInfo {

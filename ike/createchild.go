@@ -110,7 +110,7 @@ func (x *rekeyChildExchange) request(sa *SA, ike *ikeSA, id uint32, now time.Tim
 		}
 	}
 	c.state = childRekeying
-	c.peerRekey, c.ourNi = nil, x.ni
+	c.peerRekey = nil
 	x.offered = offerSA(sa.cfg.espProposals, wire.ProtocolESP, spiBytes(x.inSPI), x.group != 0, x.group).Proposals
 	ps := []wire.Payload{ptr(wire.RekeySA(wire.ProtocolESP, c.sa.InSPI))}
 	if c.sa.Mode == Transport {
@@ -179,7 +179,7 @@ func (x *rekeyChildExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.
 			c.state = childRekeyed
 			return
 		}
-		p.pred, p.switchAt, p.redundantByCollide = nil, time.Time{}, true
+		p.pred, p.switchAt, p.redundant = nil, time.Time{}, true
 	}
 	sa.installRekeyed(ch, c, true, now)
 	c.state = childRekeyed
@@ -262,7 +262,7 @@ func (x *rekeyChildExchange) timeout(sa *SA, ike *ikeSA, now time.Time) {
 // installRedundant installs the inbound half of a CHILD_SA the peer created
 // but we do not keep, and deletes it (RFC 7296 §2.8.1).
 func (sa *SA) installRedundant(c *child) {
-	c.redundantByCollide = true
+	c.redundant = true
 	sa.children = append(sa.children, c)
 	sa.op(InstallInbound, c.params(), 0)
 	sa.enqueue(sa.cur, &deleteChildExchange{inSPI: c.sa.InSPI, reason: DownRekeyed}, sa.clock)
@@ -296,7 +296,7 @@ func (sa *SA) respondCreateChild(ike *ikeSA, in *inbound, now time.Time) ([]wire
 		if old = sa.childByOut(spi); old == nil {
 			return []wire.Payload{&wire.Notify{Type: wire.NotifyChildSANotFound, ProtocolID: wire.ProtocolESP, SPI: spiBytes(spi)}}, nil
 		}
-		if old.state == childDeleting || old.state == childRekeyed || old.redundantByCollide {
+		if old.state == childDeleting || old.state == childRekeyed || old.redundant {
 			return fail(wire.NotifyTemporaryFailure) // RFC 7296 §2.25.1
 		}
 	}

@@ -152,8 +152,7 @@ func (sa *SA) receiveResponse(ike *ikeSA, dg Datagram, m *wire.Message, now time
 		}
 	} else {
 		if err := ike.unprotect(m); err != nil {
-			var ce *ikecrypto.Error
-			if errors.As(err, &ce) && errors.Is(err, ikecrypto.ErrIntegrity) {
+			if errors.Is(err, ikecrypto.ErrIntegrity) || errors.Is(err, ErrProtocol) {
 				return // forged or corrupted: drop silently (RFC 7296 §2.21.2)
 			}
 			// An authenticated but malformed response: the request failed.

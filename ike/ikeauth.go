@@ -228,6 +228,9 @@ func (sa *SA) established(now time.Time) {
 	}
 	sa.state = StateEstablished
 	sa.releaseHalfOpen()
+	// Both AUTHs are done: the IKE_SA_INIT messages and the ephemeral D-H
+	// key are not needed any more.
+	sa.init = nil
 	if sa.cfg.IKERekeyTime > 0 {
 		sa.ikeRekeyAt = now.Add(time.Duration(sa.jitter(int64(sa.cfg.IKERekeyTime))))
 	}

@@ -347,7 +347,7 @@ func newResponderSA(r *Responder, now time.Time, dg Datagram, m *wire.Message, c
 	st := &initState{ni: ni, nr: nr, dh: dh, request: slices.Clone(dg.Payload), key: InitKey{SPIi: h.SPIi(), Remote: dg.Remote}, reqHash: sha256.Sum256(dg.Payload)}
 	st.peerHashes = peerHashes(m.Payloads)
 	st.peerCertReq = slices.ContainsFunc(m.Payloads, func(p wire.RawPayload) bool { return p.Type == wire.PayloadCERTREQ })
-	sa.init = st
+	sa.init, sa.initKey = st, st.key
 	sa.redirect = redirectState{supported: redirectCapable(m.Payloads), extensions: info.PortSupported, from: info.RedirectedFrom, info: info}
 
 	nat, present := checkNATD(m.Payloads, SPIs{I: h.SPIi()}, dg)

@@ -72,7 +72,8 @@ type SA struct {
 	// encapsulation is forced.
 	fakeSource netip.AddrPort
 
-	init *initState // IKE_SA_INIT material, kept until IKE_AUTH completes
+	init    *initState // IKE_SA_INIT material, kept until IKE_AUTH completes
+	initKey InitKey    // responder: the key of the request that created it
 
 	local             *LocalCredential
 	peerID            ID
@@ -333,12 +334,7 @@ func (sa *SA) LocalSPIs() []uint64 {
 
 // InitKey returns the key of the IKE_SA_INIT request that created a
 // responder SA (zero for an initiator).
-func (sa *SA) InitKey() InitKey {
-	if sa.initiatorRole || sa.init == nil {
-		return InitKey{}
-	}
-	return sa.init.key
-}
+func (sa *SA) InitKey() InitKey { return sa.initKey }
 
 // Initiator reports whether we initiated the SA.
 func (sa *SA) Initiator() bool { return sa.initiatorRole }
@@ -394,16 +390,17 @@ func (sa *SA) op(kind ChildOpKind, c ChildSA, replaces uint32) {
 	sa.out.ChildOps = append(sa.out.ChildOps, ChildOp{Kind: kind, Child: c, Replaces: replaces})
 }
 
-// send queues msg to the peer on the IKE SA's path.
+// send queues msg to the peer on the IKE SA's path. The runtime gets a
+// copy: the SA keeps msg to retransmit it or to answer a retransmission.
 func (sa *SA) send(msg []byte) {
-	sa.out.Datagrams = append(sa.out.Datagrams, Datagram{Local: sa.path.Local, Remote: sa.path.Remote, NATT: sa.natt, Payload: msg})
+	sa.out.Datagrams = append(sa.out.Datagrams, Datagram{Local: sa.path.Local, Remote: sa.path.Remote, NATT: sa.natt, Payload: slices.Clone(msg)})
 	sa.lastSent = sa.clock
 }
 
 // sendTo answers the request that arrived as dg, on the same path (RFC 7296
 // §2.11).
 func (sa *SA) sendTo(msg []byte, dg Datagram) {
-	sa.out.Datagrams = append(sa.out.Datagrams, Datagram{Local: dg.Local, Remote: dg.Remote, NATT: dg.NATT, Payload: msg})
+	sa.out.Datagrams = append(sa.out.Datagrams, Datagram{Local: dg.Local, Remote: dg.Remote, NATT: dg.NATT, Payload: slices.Clone(msg)})
 	sa.lastSent = sa.clock
 }
 
