@@ -31,6 +31,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -218,7 +219,10 @@ func (t *txn) put(prev, l store.Lease) (store.Lease, error) {
 		return store.Lease{}, err
 	}
 	t.rev++
-	t.events = append(t.events, store.Event[store.Lease]{Value: l, Prev: prev})
+	// Watchers get their own copy of the ticket hash, not the caller's.
+	ev := l
+	ev.TicketHash = bytes.Clone(l.TicketHash)
+	t.events = append(t.events, store.Event[store.Lease]{Value: ev, Prev: prev})
 	return l, nil
 }
 
