@@ -91,12 +91,19 @@ func (op LeaseOperation) SpanName() string { return "lease." + string(op) }
 // Instrument describes one metric of the catalogue: its OpenTelemetry name,
 // the name Prometheus shows, kind, unit, meaning and attribute keys.
 type Instrument struct {
-	Name        string
-	Prometheus  string
-	Kind        string // "counter", "updowncounter", "histogram", "observable counter"
-	Unit        string // UCUM, as OpenTelemetry wants: "s", "By", "{sa}"
+	// Name is the OpenTelemetry instrument name, "mip6ha.<area>.<what>".
+	Name string
+	// Prometheus is the metric family name a scrape shows.
+	Prometheus string
+	// Kind is "counter", "updowncounter", "histogram" or "observable
+	// counter".
+	Kind string
+	// Unit is the UCUM unit, as OpenTelemetry wants: "s", "By", "{sa}".
+	Unit string
+	// Description is the instrument's help text.
 	Description string
-	Attributes  []attribute.Key
+	// Attributes are the keys every data point carries.
+	Attributes []attribute.Key
 }
 
 // The catalogue. Every metric the project records is here, and nowhere else.

@@ -28,10 +28,10 @@ const (
 // Span attribute keys, besides the shared ones ([KeyExchange],
 // [KeyResult], ...).
 const (
-	// KeyServiceInstance is the agent a span refers to (not the one that
-	// records it, which is the resource's service.instance.id): the
-	// target of a redirect or move, the owner of a lease.
-	KeyServiceInstance attribute.Key = "mip6ha.member"
+	// KeyMember is the cluster member (home agent) a span refers to, not
+	// the one that records it (that is the resource's
+	// service.instance.id): the target of a move, the owner of a lease.
+	KeyMember attribute.Key = "mip6ha.member"
 	// KeyIdentity is the peer's authenticated IKE identity (IDi).
 	KeyIdentity attribute.Key = "ike.identity"
 	// KeySPIi and KeySPIr are the IKE SA's SPIs, 16 hex digits each.

@@ -65,7 +65,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 	if c.OTLPEndpoint == "" {
 		t.tracer = tracenoop.NewTracerProvider()
 	} else {
-		exp, err := newSpanExporter(ctx, c)
+		exp, release, err := newSpanExporter(ctx, c)
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: OTLP exporter for %s: %w", c.OTLPEndpoint, err)
 		}
@@ -79,7 +79,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 			sdktrace.WithBatcher(exp, batch...),
 		)
 		t.tracer, t.flush = tp, tp.ForceFlush
-		t.closers = append(t.closers, tp.Shutdown)
+		t.closers = append(t.closers, tp.Shutdown, release)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -123,7 +123,9 @@ func newResource(c Config) (*resource.Resource, error) {
 	return res, nil
 }
 
-func newSpanExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, error) {
+// newSpanExporter returns the OTLP exporter c asks for and a function that
+// releases what the exporter leaves behind after its shutdown.
+func newSpanExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, func(context.Context) error, error) {
 	if c.OTLPProtocol == ProtocolGRPC {
 		opts := []otlptracegrpc.Option{}
 		if isURL(c.OTLPEndpoint) {
@@ -134,9 +136,17 @@ func newSpanExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, erro
 				opts = append(opts, otlptracegrpc.WithInsecure())
 			}
 		}
-		return otlptracegrpc.New(ctx, opts...)
+		// The exporter owns its connection and closes it on shutdown.
+		exp, err := otlptracegrpc.New(ctx, opts...)
+		return exp, func(context.Context) error { return nil }, err
 	}
-	opts := []otlptracehttp.Option{}
+	// A transport of our own: the exporter's default one is shared by the
+	// whole process, and its idle connections (two goroutines each) would
+	// outlive Shutdown.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	opts := []otlptracehttp.Option{
+		otlptracehttp.WithHTTPClient(&http.Client{Transport: transport, Timeout: 10 * time.Second}),
+	}
 	if isURL(c.OTLPEndpoint) {
 		// The URL is the base of the OTLP/HTTP API, as in
 		// OTEL_EXPORTER_OTLP_ENDPOINT: the signal's path follows it.
@@ -149,7 +159,8 @@ func newSpanExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, erro
 			opts = append(opts, otlptracehttp.WithInsecure())
 		}
 	}
-	return otlptracehttp.New(ctx, opts...)
+	exp, err := otlptracehttp.New(ctx, opts...)
+	return exp, func(context.Context) error { transport.CloseIdleConnections(); return nil }, err
 }
 
 // listen serves the metrics at /metrics on addr until Shutdown.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -293,5 +294,43 @@ func TestErrorHandlerLogs(t *testing.T) {
 	ErrorHandler(l).Handle(io.ErrUnexpectedEOF)
 	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "unexpected EOF") {
 		t.Errorf("logged %q", buf.String())
+	}
+}
+
+// Shutdown leaves no goroutine behind: not the batch processor, not the
+// Prometheus listener, not the exporter's idle connections.
+func TestShutdownLeavesNoGoroutines(t *testing.T) {
+	// The server stays up: were the exporter's idle connection left open,
+	// its goroutines and the server's would stay.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	before := runtime.NumGoroutine()
+	tel, err := Setup(context.Background(), Config{OTLPEndpoint: srv.URL, PrometheusListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tel.TracerProvider().Tracer(ScopeName).Start(context.Background(), "IKE_SA_INIT")
+	span.End()
+	if err := tel.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + tel.MetricsAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Goroutines end asynchronously after their connections close; there
+	// is no event to wait for, so look until the deadline.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before Setup, %d after Shutdown:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
