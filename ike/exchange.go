@@ -120,6 +120,7 @@ func (sa *SA) retransmit(ike *ikeSA, now time.Time) {
 	}
 	req.next = now.Add(sa.cfg.Retransmit.interval(req.sent))
 	req.sent++
+	sa.stats.Retransmitted++
 	sa.send(req.msg)
 }
 
@@ -142,7 +143,8 @@ func (sa *SA) receiveResponse(ike *ikeSA, dg Datagram, m *wire.Message, now time
 	req := ike.pending
 	h := m.Header
 	if req == nil || h.MessageID() != req.id || h.ExchangeType() != req.ex.kind() {
-		return // not the answer we wait for: drop (RFC 7296 §2.3)
+		sa.stats.DroppedMessageID++ // not the answer we wait for (RFC 7296 §2.3)
+		return
 	}
 	in := &inbound{dg: dg, hdr: h}
 	if h.ExchangeType() == wire.ExchangeIKESAInit {
@@ -153,7 +155,8 @@ func (sa *SA) receiveResponse(ike *ikeSA, dg Datagram, m *wire.Message, now time
 	} else {
 		if err := ike.unprotect(m); err != nil {
 			if errors.Is(err, ikecrypto.ErrIntegrity) || errors.Is(err, ErrProtocol) {
-				return // forged or corrupted: drop silently (RFC 7296 §2.21.2)
+				sa.stats.DroppedIntegrity++ // forged or corrupted (RFC 7296 §2.21.2)
+				return
 			}
 			// An authenticated but malformed response: the request failed.
 			ike.pending = nil
@@ -182,11 +185,15 @@ func (sa *SA) receiveRequest(ike *ikeSA, dg Datagram, m *wire.Message, now time.
 	id := h.MessageID()
 	if ike.lastResp != nil && id == ike.peerNext-1 {
 		if sha256.Sum256(dg.Payload) == ike.lastReqHash {
+			sa.stats.Replayed++
 			sa.sendTo(ike.lastResp, dg)
+		} else {
+			sa.stats.DroppedMessageID++
 		}
 		return
 	}
 	if id != ike.peerNext || h.ExchangeType() == wire.ExchangeIKESAInit {
+		sa.stats.DroppedMessageID++
 		return
 	}
 	hash := sha256.Sum256(dg.Payload)
@@ -195,7 +202,8 @@ func (sa *SA) receiveRequest(ike *ikeSA, dg Datagram, m *wire.Message, now time.
 	var after func()
 	if err := ike.unprotect(m); err != nil {
 		if errors.Is(err, ikecrypto.ErrIntegrity) || errors.Is(err, ErrProtocol) {
-			return // drop silently (RFC 7296 §2.21.2)
+			sa.stats.DroppedIntegrity++ // drop silently (RFC 7296 §2.21.2)
+			return
 		}
 		n, ok := wire.ErrorNotify(err)
 		if !ok {
@@ -228,6 +236,7 @@ func (sa *SA) receiveRequest(ike *ikeSA, dg Datagram, m *wire.Message, now time.
 	ike.peerNext++
 	ike.lastReqHash = hash
 	ike.lastResp = msg
+	sa.stats.Answered++
 	sa.sendTo(msg, dg)
 	if after != nil {
 		after()

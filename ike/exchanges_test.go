@@ -253,3 +253,32 @@ func TestUpdatePeer(t *testing.T) {
 		}
 	}
 }
+
+// RFC 7296 §2.21.2, §3.14: a protected message whose integrity check fails
+// is dropped without an answer and changes nothing; the genuine message
+// that follows is processed.
+func TestForgedProtectedMessageDroppedSilently(t *testing.T) {
+	ic, rc, _ := pairConfig(90)
+	p := newPair(t, ic, rc)
+	p.establish()
+	r := p.r()
+	ike := p.i.cur
+	msg, err := p.i.protected(ike, wire.ExchangeInformational, ike.nextID, false, ptr(wire.DeleteIKESA()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := append([]byte(nil), msg...)
+	forged[len(forged)-1] ^= 1
+	sent := len(p.trace)
+	p.ha.receive(p.now, Datagram{Local: r.Path().Local, Remote: r.Path().Remote, Payload: forged}, nil)
+	p.run()
+	if len(p.trace) != sent || r.Done() || r.Stats().DroppedIntegrity != 1 {
+		t.Fatalf("forged Delete: answered %v, done %v, stats %+v", len(p.trace) != sent, r.Done(), r.Stats())
+	}
+	ike.nextID++
+	p.ha.receive(p.now, Datagram{Local: r.Path().Local, Remote: r.Path().Remote, Payload: msg}, nil)
+	p.run()
+	if !r.Done() {
+		t.Fatal("genuine Delete not processed after the forged one")
+	}
+}

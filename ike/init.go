@@ -278,6 +278,7 @@ func (sa *SA) receiveInitRetransmit(ike *ikeSA, dg Datagram) {
 		return
 	}
 	if sha256.Sum256(dg.Payload) == sa.init.reqHash {
+		sa.stats.Replayed++
 		sa.sendTo(sa.init.response, dg)
 	}
 }

@@ -184,6 +184,12 @@ func TestRetransmissionAndDuplicateRequestAnsweredFromCache(t *testing.T) {
 	if len(authResps) != 2 || string(authResps[0]) != string(authResps[1]) {
 		t.Errorf("cached response not replayed bit for bit (%d responses)", len(authResps))
 	}
+	if s := p.i.Stats(); s.Retransmitted != 1 {
+		t.Errorf("initiator stats %+v", s)
+	}
+	if s := p.r().Stats(); s.Replayed != 1 || s.Answered != 1 {
+		t.Errorf("responder stats %+v", s)
+	}
 	checkChildrenMatch(t, p.mn, p.ha)
 }
 

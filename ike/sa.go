@@ -92,10 +92,39 @@ type SA struct {
 	responder *Responder // for the half-open count
 	halfOpen  bool
 
-	out  Ready
-	done bool
-	msg  wire.Message // parse scratch
+	out   Ready
+	done  bool
+	msg   wire.Message // parse scratch
+	stats Stats
 }
+
+// Stats counts what an SA did with the datagrams it was given and sent.
+// Drops are silent on the wire (RFC 7296 §2.21.2); the counters make them
+// visible.
+type Stats struct {
+	// Received counts datagrams given to Receive.
+	Received uint64
+	// DroppedMalformed: not a parseable IKE message.
+	DroppedMalformed uint64
+	// DroppedUnknownSPI: the SPIs name no IKE SA of this SA, or the I flag
+	// is wrong.
+	DroppedUnknownSPI uint64
+	// DroppedIntegrity: the Encrypted payload did not verify.
+	DroppedIntegrity uint64
+	// DroppedMessageID: a request outside the window or a response to no
+	// request in flight (RFC 7296 §2.3).
+	DroppedMessageID uint64
+	// Retransmitted counts our requests sent again (RFC 7296 §2.1).
+	Retransmitted uint64
+	// Replayed counts cached responses sent again to a retransmitted
+	// request.
+	Replayed uint64
+	// Answered counts requests of the peer we processed and answered.
+	Answered uint64
+}
+
+// Stats returns the SA's counters.
+func (sa *SA) Stats() Stats { return sa.stats }
 
 // InitKey identifies the IKE_SA_INIT request that created a responder SA:
 // the runtime routes a retransmitted IKE_SA_INIT (SPIr still zero) by it to
@@ -148,17 +177,17 @@ func (sa *SA) Receive(now time.Time, dg Datagram) {
 		return
 	}
 	sa.touch(now)
+	sa.stats.Received++
 	m := &sa.msg
 	if err := wire.ParseMessage(dg.Payload, m); err != nil {
-		return // malformed outside an exchange we can answer: drop
+		sa.stats.DroppedMalformed++ // outside an exchange we can answer
+		return
 	}
 	h := m.Header
 	ike := sa.ikeFor(h)
-	if ike == nil || ike.retired {
-		return
-	}
 	// The I flag tells who sent it: it must be the other side.
-	if h.Flags().Initiator() == ike.initiator {
+	if ike == nil || ike.retired || h.Flags().Initiator() == ike.initiator {
+		sa.stats.DroppedUnknownSPI++
 		return
 	}
 	if h.Flags().Response() {
