@@ -65,7 +65,7 @@ func AppendTraceparent(b []byte, sc trace.SpanContext) []byte {
 // version may be longer if the 56th octet is '-' (the rest is ignored);
 // version ff is invalid. Hex digits must be lower case and neither ID may be
 // all zeros. Errors wrap [ErrTraceparent] and give the offset.
-func ParseTraceparent[T string | []byte](v T) (trace.SpanContext, error) {
+func ParseTraceparent[T ~string | ~[]byte](v T) (trace.SpanContext, error) {
 	fail := func(off int, what string) (trace.SpanContext, error) {
 		return trace.SpanContext{}, fmt.Errorf("%w: %s at offset %d", ErrTraceparent, what, off)
 	}
@@ -114,7 +114,7 @@ func ParseTraceparent[T string | []byte](v T) (trace.SpanContext, error) {
 // traceparent v as the parent of the next span started from it. An empty v
 // (no trace context was recorded) returns ctx unchanged and no error; an
 // invalid one returns ctx unchanged and the parse error.
-func ContextWithTraceparent[T string | []byte](ctx context.Context, v T) (context.Context, error) {
+func ContextWithTraceparent[T ~string | ~[]byte](ctx context.Context, v T) (context.Context, error) {
 	if len(v) == 0 {
 		return ctx, nil
 	}
@@ -126,7 +126,7 @@ func ContextWithTraceparent[T string | []byte](ctx context.Context, v T) (contex
 }
 
 // unhex decodes lower-case hex src into dst (len(src) == 2*len(dst)).
-func unhex[T string | []byte](dst []byte, src T) bool {
+func unhex[T ~string | ~[]byte](dst []byte, src T) bool {
 	for i := range dst {
 		hi, ok1 := nibble(src[2*i])
 		lo, ok2 := nibble(src[2*i+1])

@@ -118,6 +118,12 @@ func TestContextWithTraceparent(t *testing.T) {
 	if _, err := ContextWithTraceparent(ctx, "bogus"); !errors.Is(err, ErrTraceparent) {
 		t.Fatalf("bogus: %v", err)
 	}
+	// A record type's own string type works as it is.
+	type leaseTrace string
+	got, err = ContextWithTraceparent(ctx, leaseTrace(w3cExample))
+	if err != nil || trace.SpanContextFromContext(got).SpanID() != testSpanID {
+		t.Fatalf("named string type: %v", err)
+	}
 }
 
 func TestAppendTraceparentDoesNotAllocate(t *testing.T) {
