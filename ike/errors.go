@@ -36,6 +36,9 @@ var (
 	ErrDeleted = errors.New("ike: deleted")
 	// ErrRedirected reports an IKE SA ended by a REDIRECT.
 	ErrRedirected = errors.New("ike: redirected")
+	// ErrRedirectLoop reports more redirects than a RedirectGuard allows
+	// (RFC 5685 §7).
+	ErrRedirectLoop = errors.New("ike: redirect loop")
 )
 
 // NotifyError is a protocol error that travels as an error Notify (RFC 7296

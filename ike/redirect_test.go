@@ -341,3 +341,58 @@ func TestRedirectExtensionsPortAndTicket(t *testing.T) {
 		t.Error("no REDIRECTED_FROM")
 	}
 }
+
+// RFC 5685 §7: a client follows at most MAX_REDIRECTS redirects within
+// REDIRECT_LOOP_DETECT_PERIOD (defaults 5 and 300 s, configurable).
+func TestRedirectLoopGuard(t *testing.T) {
+	var g RedirectGuard
+	for i := range 5 {
+		if err := g.Follow(epoch.Add(time.Duration(i) * time.Second)); err != nil {
+			t.Fatalf("redirect %d refused: %v", i+1, err)
+		}
+	}
+	if err := g.Follow(epoch.Add(10 * time.Second)); !errors.Is(err, ErrRedirectLoop) {
+		t.Fatalf("sixth redirect within 300 s: %v", err)
+	}
+	// The window slides: 300 s after the first ones they no longer count.
+	if err := g.Follow(epoch.Add(304 * time.Second)); err != nil {
+		t.Fatalf("after the window: %v (count %d)", err, g.Count())
+	}
+	small := RedirectGuard{Max: 1, Period: time.Minute}
+	if small.Follow(epoch) != nil || small.Follow(epoch.Add(time.Second)) == nil {
+		t.Fatal("configured limits not applied")
+	}
+}
+
+// RFC 5685 §3, §9.3: following a redirect keeps the expected peer identity,
+// names the redirecting gateway in REDIRECTED_FROM and carries the ticket;
+// two gateways that redirect to each other are stopped by the guard.
+func TestRedirectFollowBetweenTwoGatewaysStopsAtLoop(t *testing.T) {
+	ic, rc, _ := pairConfig(100)
+	ic.RedirectExtensions = true
+	target := RedirectTarget{Gateway: wire.GatewayAddr(netip.MustParseAddr("2001:db8:2::2")), Ticket: []byte("t")}
+	rc.Redirector = &redirector{init: &target} // every gateway sends the client on
+	guard := RedirectGuard{Max: 3}
+	cfg := ic
+	var hops int
+	for {
+		p := newPair(t, cfg, rc)
+		p.start()
+		p.run()
+		got := eventsOf[RedirectReceived](p.mn)
+		if len(got) != 1 {
+			t.Fatalf("hop %d: %+v", hops, got)
+		}
+		if err := guard.Follow(p.now.Add(time.Duration(hops) * time.Second)); err != nil {
+			if !errors.Is(err, ErrRedirectLoop) || hops != 3 {
+				t.Fatalf("stopped after %d hops: %v", hops, err)
+			}
+			break
+		}
+		hops++
+		cfg = FollowRedirect(cfg, got[0])
+		if cfg.PeerID != haID || cfg.RedirectedFrom == nil || *cfg.RedirectedFrom != got[0].From || string(cfg.Ticket) != "t" {
+			t.Fatalf("followed configuration %+v", cfg)
+		}
+	}
+}
