@@ -165,10 +165,9 @@ func (sa *SA) receiveResponse(ike *ikeSA, dg Datagram, m *wire.Message, now time
 			sa.pump(ike, now)
 			return
 		}
-		in.ps = m.Inner
-		if err := checkRules(h.ExchangeType(), true, in.ps); err != nil {
-			in.ps = nil // handled as an answer without usable content
-		}
+		// Payloads an answer may not carry are left out, not fatal
+		// (requests, in contrast, are refused with INVALID_SYNTAX).
+		in.ps = allowedOnly(h.ExchangeType(), true, m.Inner)
 		sa.followPeer(dg, now)
 	}
 	ike.pending = nil

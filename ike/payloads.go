@@ -70,8 +70,9 @@ var messageRules = map[ruleKey]messageRule{
 	},
 }
 
-// checkRules checks payloads (the message's, or its decrypted content)
-// against the table. Unknown exchanges have no rule and fail.
+// checkRules checks the payloads of a request (the message's, or its
+// decrypted content) against the table. Unknown exchanges have no rule and
+// fail.
 func checkRules(ex wire.ExchangeType, response bool, ps wire.Payloads) error {
 	r, ok := messageRules[ruleKey{ex, response}]
 	if !ok {
@@ -95,4 +96,18 @@ func checkRules(ex wire.ExchangeType, response bool, ps wire.Payloads) error {
 		}
 	}
 	return nil
+}
+
+// allowedOnly returns ps without the known payloads the table does not
+// allow in this message: an authenticated answer with an unexpected
+// payload is processed without it.
+func allowedOnly(ex wire.ExchangeType, response bool, ps wire.Payloads) wire.Payloads {
+	r := messageRules[ruleKey{ex, response}]
+	out := ps[:0]
+	for _, p := range ps {
+		if !p.Type.Known() || r.allowed.has(p.Type) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
