@@ -26,8 +26,8 @@
 //
 //	sa.Receive(now, datagram)   a datagram routed to the SA
 //	sa.Tick(now)                at or after Ready().Deadline
-//	commands                    Initiate, RekeyIKE, RekeyChild, Delete, DeleteChild,
-//	                            CheckLiveness, Redirect, UpdatePeer, Close
+//	commands                    Initiate, CreateChild, RekeyIKE, RekeyChild, Delete,
+//	                            DeleteChild, CheckLiveness, Redirect, UpdatePeer, Close
 //
 // Output: after any input, if sa.HasReady(), take r := sa.Ready(), then
 //

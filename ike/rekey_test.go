@@ -402,3 +402,46 @@ func TestCreateAdditionalChildSA(t *testing.T) {
 		t.Fatalf("tunnel answer to a transport CHILD_SA: %d children, failures %+v", len(p.i.Children()), eventsOf[ChildFailed](p.mn))
 	}
 }
+
+// RFC 7296 §2.8.2, second case: both sides start an IKE SA rekey, but one
+// side's request is lost; the other completes its rekey and deletes the old
+// IKE SA. The side that noticed the collision answers the Delete, forgets
+// its own rekey and moves to the new IKE SA.
+func TestSimultaneousIKESARekeyNoticedByOneSide(t *testing.T) {
+	ic, rc, _ := pairConfig(35)
+	p := newPair(t, ic, rc)
+	p.establish()
+	lost := false
+	p.filter = func(dg Datagram) verdict {
+		h, _ := wire.ParseHeader(dg.Payload)
+		if dg.Local.Addr() == p.ha.addr && h.ExchangeType() == wire.ExchangeCreateChildSA && !h.Flags().Response() && !lost {
+			lost = true
+			return drop
+		}
+		return deliver
+	}
+	if err := p.i.RekeyIKE(p.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.r().RekeyIKE(p.now); err != nil {
+		t.Fatal(err)
+	}
+	p.advance(time.Minute)
+	if !lost {
+		t.Fatal("nothing lost")
+	}
+	if p.i.SPIs() != p.r().SPIs() || len(p.i.others)+len(p.r().others) != 0 || p.r().peerRekey != nil {
+		t.Fatalf("IKE SAs %v / %v, left over %d / %d", p.i.SPIs(), p.r().SPIs(), len(p.i.others), len(p.r().others))
+	}
+	if r := eventsOf[IKERekeyed](p.ha); len(r) != 1 || r[0].Initiator {
+		t.Fatalf("responder IKERekeyed %+v", r)
+	}
+	checkOnePair(t, p)
+	if err := p.r().CheckLiveness(p.now); err != nil {
+		t.Fatal(err)
+	}
+	p.advance(time.Minute)
+	if p.r().Done() {
+		t.Fatal("the surviving IKE SA does not work")
+	}
+}
