@@ -317,7 +317,11 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	for _, s := range rt.shards {
 		wg.Go(func() { s.run(shardCtx) })
 	}
-	rt.log.Info("home agent runtime started", "listen", rt.dp.Listeners(), "identity", rt.LocalID().String(), "shards", len(rt.shards))
+	var listen []string
+	for _, l := range rt.dp.Listeners() {
+		listen = append(listen, l.Addr.String())
+	}
+	rt.log.Info("home agent runtime started", "listen", listen, "identity", rt.LocalID().String(), "shards", len(rt.shards))
 	select {
 	case <-ctx.Done():
 	case <-dpDone:

@@ -1,8 +1,15 @@
 // Command homeagent runs the mip6ha Mobile IPv6 home agent.
 //
-//	homeagent run [-listen ADDR]...
+//	homeagent run [flags]
 //
-// With no configuration it serves IKEv2 on [::]:500 and [::]:4500.
+// With no flags it serves IKEv2 on every address, ports 500 and 4500, over a
+// TUN device named mip6ha0, and logs that no peer can authenticate until
+// credentials are configured (-psk-file, or -cert/-key/-ca). Every flag is a
+// key of homeagent.Config; `homeagent run -h` lists them. See
+// docs/operations.md.
+//
+// Signals: SIGINT and SIGTERM stop it gracefully (every IKE SA is deleted,
+// the peers are told); SIGUSR1 rekeys every IKE SA, SIGUSR2 every CHILD_SA.
 package main
 
 import (
@@ -11,78 +18,73 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
+
+	"github.com/mip6ha/mip6ha/homeagent"
 )
-
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: homeagent run [-listen ADDR:PORT]...")
+		fmt.Fprintln(os.Stderr, "usage: homeagent run [flags]   (homeagent run -h lists the flags)")
 		os.Exit(2)
 	}
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	var listen listFlag
-	fs.Var(&listen, "listen", "UDP address to serve IKEv2 on (repeatable; default [::]:500 and [::]:4500)")
+	cfg := homeagent.DefaultConfig()
+	fs := flag.NewFlagSet("homeagent run", flag.ExitOnError)
+	cfg.RegisterFlags(fs)
 	_ = fs.Parse(os.Args[2:])
-	if len(listen) == 0 {
-		listen = listFlag{"[::]:500", "[::]:4500"}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "homeagent run: unexpected arguments %q\n", fs.Args())
+		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log, listen); err != nil {
-		log.Error("homeagent stopped", "err", err)
+	log, err := cfg.NewLogger(os.Stderr)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "homeagent:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg, log); err != nil {
+		log.Error("home agent stopped", "err", err)
+		var ce *homeagent.ConfigError
+		if errors.As(err, &ce) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, listen []string) error {
-	var conns []net.PacketConn
-	for _, a := range listen {
-		c, err := net.ListenPacket("udp", a)
-		if err != nil {
-			for _, c := range conns {
-				c.Close()
+func run(cfg homeagent.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rt, err := homeagent.New(cfg, homeagent.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	if cfg.IPv6Prefix == "" && cfg.IPv4Pool == "" {
+		log.Info("no ipv6-prefix or ipv4-pool: address requests are answered with INTERNAL_ADDRESS_FAILURE")
+	}
+	if cfg.KeyLog != "" {
+		log.Warn("key log on: IKE SA keys are written to a file", "keylog", cfg.KeyLog)
+	}
+	rekeys := make(chan os.Signal, 4)
+	signal.Notify(rekeys, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(rekeys)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-rekeys:
+				n, err := rt.RekeyAll(ctx, sig == syscall.SIGUSR1)
+				log.Info("rekey requested", "signal", sig.String(), "ike_sas", sig == syscall.SIGUSR1, "started", n, "err", err)
+			case <-done:
+				return
 			}
-			return fmt.Errorf("listen %s: %w", a, err)
 		}
-		conns = append(conns, c)
-		log.Info("serving IKEv2", "addr", c.LocalAddr().String())
-	}
-	log.Info("home agent started (the IKE engine is not wired in yet: datagrams are counted and dropped)")
-	var dropped atomic.Uint64
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func(c net.PacketConn) {
-			defer wg.Done()
-			buf := make([]byte, 65536)
-			for {
-				if _, _, err := c.ReadFrom(buf); err != nil {
-					if !errors.Is(err, net.ErrClosed) {
-						log.Error("read", "addr", c.LocalAddr().String(), "err", err)
-					}
-					return
-				}
-				dropped.Add(1)
-			}
-		}(c)
-	}
-	<-ctx.Done()
-	for _, c := range conns {
-		c.Close()
-	}
-	wg.Wait()
-	log.Info("home agent stopped", "datagrams_dropped", dropped.Load())
-	return nil
+	}()
+	err = rt.Run(ctx)
+	close(done)
+	return err
 }

@@ -1,0 +1,143 @@
+package mnclient
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/mip6ha/mip6ha/homeagent"
+	"github.com/mip6ha/mip6ha/ike"
+	"github.com/mip6ha/mip6ha/ike/wire"
+)
+
+// Event kinds, the "event" member of each JSON line.
+const (
+	EventTUN            = "tun"             // the TUN device exists (TUN)
+	EventAttached       = "attached"        // IKE SA up (SPIs, Local, Remote, Peer, NATT, Suite)
+	EventNATDetected    = "nat_detected"    // NAT between us and the gateway (LocalBehindNAT, PeerBehindNAT, Forced)
+	EventHomeAddress    = "home_address"    // addresses from CFG_REPLY, configured on the TUN (Address, IPv4)
+	EventChildInstalled = "child_installed" // CHILD_SA in the dataplane (InSPI, OutSPI, LocalTS, RemoteTS, Encap)
+	EventChildRekeyed   = "child_rekeyed"   // (OldInSPI, OldOutSPI, InSPI, OutSPI)
+	EventChildDeleted   = "child_deleted"   // (InSPI, OutSPI, Reason)
+	EventIKERekeyed     = "ike_rekeyed"     // (OldSPIs, SPIs, ByUs)
+	EventPeerMoved      = "peer_moved"      // the gateway's address or port changed (Remote)
+	EventDetached       = "detached"        // IKE SA gone (Reason, Error)
+	EventError          = "error"           // something failed (Error)
+)
+
+// Event is one line of the client's event stream: a JSON object whose
+// "event" member names the kind; the other members depend on the kind
+// (see the Event* constants) and are left out when empty.
+type Event struct {
+	Time  time.Time `json:"time"`
+	Event string    `json:"event"`
+
+	SPIs    string `json:"ike_spis,omitempty"`
+	OldSPIs string `json:"old_ike_spis,omitempty"`
+	ByUs    bool   `json:"by_us,omitempty"`
+	Local   string `json:"local,omitempty"`
+	Remote  string `json:"remote,omitempty"`
+	Peer    string `json:"peer,omitempty"`
+	NATT    bool   `json:"natt,omitempty"`
+	Suite   string `json:"suite,omitempty"`
+
+	LocalBehindNAT bool `json:"local_behind_nat,omitempty"`
+	PeerBehindNAT  bool `json:"peer_behind_nat,omitempty"`
+	Forced         bool `json:"forced,omitempty"`
+
+	Address string   `json:"address,omitempty"`
+	IPv4    string   `json:"ipv4,omitempty"`
+	DNS     []string `json:"dns,omitempty"`
+
+	InSPI     string   `json:"in_spi,omitempty"`
+	OutSPI    string   `json:"out_spi,omitempty"`
+	OldInSPI  string   `json:"old_in_spi,omitempty"`
+	OldOutSPI string   `json:"old_out_spi,omitempty"`
+	LocalTS   []string `json:"local_ts,omitempty"`
+	RemoteTS  []string `json:"remote_ts,omitempty"`
+	Encap     bool     `json:"encap,omitempty"`
+
+	TUN    string `json:"tun,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// JSONLines returns an event sink that writes each event as one JSON line
+// to w; it is safe for concurrent use.
+func JSONLines(w io.Writer) func(Event) {
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	return func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(e)
+	}
+}
+
+func spiHex(spi uint32) string { return fmt.Sprintf("%08x", spi) }
+
+func tsStrings(ts []wire.TrafficSelector) []string {
+	r := make([]string, len(ts))
+	for i, t := range ts {
+		r[i] = t.String()
+	}
+	return r
+}
+
+// translate turns an engine event into the client's event, if it is one
+// the client reports.
+func translate(e homeagent.Event) (Event, bool) {
+	ev := Event{Time: e.Time}
+	switch x := e.IKE.(type) {
+	case ike.IKEUp:
+		ev.Event, ev.SPIs, ev.Peer, ev.NATT, ev.Suite = EventAttached, x.SPIs.String(), x.PeerID.String(), x.NATT, x.Suite
+		ev.Local, ev.Remote = x.Path.Local.String(), x.Path.Remote.String()
+	case ike.NATDetected:
+		ev.Event, ev.SPIs = EventNATDetected, x.SPIs.String()
+		ev.LocalBehindNAT, ev.PeerBehindNAT, ev.Forced = x.LocalBehindNAT, x.PeerBehindNAT, x.Forced
+		ev.Local, ev.Remote = x.Path.Local.String(), x.Path.Remote.String()
+	case ike.AddressAssigned:
+		if !x.ToUs {
+			return ev, false
+		}
+		ev.Event, ev.SPIs = EventHomeAddress, x.SPIs.String()
+		if x.Assignment.IPv6.IsValid() {
+			ev.Address = x.Assignment.IPv6.String()
+		}
+		if x.Assignment.IPv4.IsValid() {
+			ev.IPv4 = x.Assignment.IPv4.String()
+		}
+		for _, d := range x.Assignment.DNS {
+			ev.DNS = append(ev.DNS, d.String())
+		}
+	case ike.ChildUp:
+		ev.Event, ev.SPIs = EventChildInstalled, x.SPIs.String()
+		ev.InSPI, ev.OutSPI, ev.Encap = spiHex(x.Child.InSPI), spiHex(x.Child.OutSPI), x.Child.Encap
+		ev.LocalTS, ev.RemoteTS = tsStrings(x.Child.LocalTS), tsStrings(x.Child.RemoteTS)
+	case ike.ChildRekeyed:
+		ev.Event, ev.SPIs = EventChildRekeyed, x.SPIs.String()
+		ev.OldInSPI, ev.OldOutSPI = spiHex(x.Old.InSPI), spiHex(x.Old.OutSPI)
+		ev.InSPI, ev.OutSPI = spiHex(x.New.InSPI), spiHex(x.New.OutSPI)
+	case ike.ChildDown:
+		ev.Event, ev.SPIs, ev.Reason = EventChildDeleted, x.SPIs.String(), x.Reason.String()
+		ev.InSPI, ev.OutSPI = spiHex(x.Child.InSPI), spiHex(x.Child.OutSPI)
+	case ike.IKERekeyed:
+		ev.Event, ev.OldSPIs, ev.SPIs, ev.ByUs = EventIKERekeyed, x.Old.String(), x.New.String(), x.Initiator
+	case ike.PeerMoved:
+		ev.Event, ev.SPIs, ev.Remote = EventPeerMoved, x.SPIs.String(), x.New.Remote.String()
+	case ike.IKEDown:
+		ev.Event, ev.SPIs, ev.Reason = EventDetached, x.SPIs.String(), x.Reason.String()
+		if x.Err != nil {
+			ev.Error = x.Err.Error()
+		}
+	case ike.ChildFailed:
+		ev.Event, ev.SPIs, ev.Error = EventError, x.SPIs.String(), fmt.Sprintf("CHILD_SA failed: %v: %v", x.Notify, x.Err)
+	case ike.AuthFailed:
+		ev.Event, ev.SPIs, ev.Error = EventError, x.SPIs.String(), fmt.Sprintf("authentication failed (by peer: %v): %v", x.ByPeer, x.Err)
+	default:
+		return ev, false
+	}
+	return ev, true
+}
