@@ -27,8 +27,8 @@ type Config struct {
 	PeerID ID
 
 	// IKEProposals and ESPProposals are offered (initiator) and accepted
-	// (responder) in order of preference. Defaults: DefaultIKEProposals,
-	// DefaultESPProposals. An ESP proposal's D-H groups turn on PFS for
+	// (responder) in order of preference. Defaults: DefaultIKEProposals(),
+	// DefaultESPProposals(). An ESP proposal's D-H groups turn on PFS for
 	// CREATE_CHILD_SA.
 	IKEProposals, ESPProposals []Proposal
 
@@ -193,11 +193,11 @@ func (c *Config) resolve() (*config, error) {
 	r := &config{Config: *c}
 	r.ikeProposals = c.IKEProposals
 	if len(r.ikeProposals) == 0 {
-		r.ikeProposals = DefaultIKEProposals
+		r.ikeProposals = DefaultIKEProposals()
 	}
 	r.espProposals = c.ESPProposals
 	if len(r.espProposals) == 0 {
-		r.espProposals = DefaultESPProposals
+		r.espProposals = DefaultESPProposals()
 	}
 	if len(r.ikeProposals) > 255 || len(r.espProposals) > 255 {
 		return nil, fmt.Errorf("%w: more than 255 proposals", ErrConfig)

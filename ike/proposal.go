@@ -18,13 +18,16 @@ type Cipher struct {
 
 // String names the cipher as in a proposal string, e.g. "aes256gcm16".
 func (c Cipher) String() string {
-	for name, k := range cipherNames {
-		if k == c {
+	for _, name := range canonicalCiphers {
+		if cipherNames[name] == c {
 			return name
 		}
 	}
 	return fmt.Sprintf("%v/%d", c.ID, c.KeyBits)
 }
+
+// canonicalCiphers are the names String uses (cipherNames has aliases).
+var canonicalCiphers = []string{"aes128", "aes192", "aes256", "aes128gcm16", "aes256gcm16", "chacha20poly1305"}
 
 // aead reports whether c is an AEAD cipher (no INTEG transform, RFC 5282 §8).
 func (c Cipher) aead() bool {
@@ -187,18 +190,22 @@ func keyOf[K comparable](m map[string]K, v K, def string) string {
 	return best
 }
 
-// DefaultIKEProposals are offered and accepted for IKE SAs when
-// Config.IKEProposals is empty: AEAD first, then AES-CBC with HMAC-SHA2, with
-// the groups of RFC 8247 (X25519, P-256, P-384, MODP-2048).
-var DefaultIKEProposals = MustProposals(
-	"aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048",
-	"aes256-aes128-sha256-sha384-sha512-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048",
-)
+// DefaultIKEProposals returns the proposals offered and accepted for IKE
+// SAs when Config.IKEProposals is empty: AEAD first, then AES-CBC with
+// HMAC-SHA2, with the groups of RFC 8247 (X25519, P-256, P-384, MODP-2048).
+func DefaultIKEProposals() []Proposal {
+	return MustProposals(
+		"aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048",
+		"aes256-aes128-sha256-sha384-sha512-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048",
+	)
+}
 
-// DefaultESPProposals are offered and accepted for CHILD_SAs when
-// Config.ESPProposals is empty: the AEAD transforms of the user-space
-// dataplane, without PFS, without ESN.
-var DefaultESPProposals = MustProposals("aes256gcm16-aes128gcm16-chacha20poly1305-noesn")
+// DefaultESPProposals returns the proposals offered and accepted for
+// CHILD_SAs when Config.ESPProposals is empty: the AEAD transforms of the
+// user-space dataplane, without PFS, without ESN.
+func DefaultESPProposals() []Proposal {
+	return MustProposals("aes256gcm16-aes128gcm16-chacha20poly1305-noesn")
+}
 
 // validate checks a configured proposal for protocol proto.
 func (p Proposal) validate(proto wire.ProtocolID) error {
