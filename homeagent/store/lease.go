@@ -155,9 +155,13 @@ func (l Lease) String() string {
 	return s
 }
 
+// MaxIdentityLen is the longest identity a store accepts, in octets.
+const MaxIdentityLen = 2048
+
 // AcquireRequest asks for the home address of an identity.
 type AcquireRequest struct {
-	// Identity is the authenticated IKE identity; required.
+	// Identity is the authenticated IKE identity; required, at most
+	// MaxIdentityLen octets.
 	Identity string
 	// Owner is the member ID of the calling home agent; required.
 	Owner string

@@ -4,10 +4,15 @@
 //
 // # Durability
 //
-// Every lease write is one bbolt read-write transaction, committed and
+// Every lease write is committed in a bbolt read-write transaction and
 // fsynced (fdatasync) before the call returns, unless Options.NoSync is
-// set: a lease that Acquire returned is on disk. Writes are serialised;
-// reads run concurrently with them on a consistent snapshot.
+// set: a lease that Acquire returned is on disk. One writer goroutine
+// commits the writes that queue up while it is busy in one transaction
+// with one fsync (group commit), so concurrent callers share the cost of
+// the disk flush; each write still sees the ones before it, as if they
+// ran one by one. Reads run concurrently on a consistent snapshot. An
+// Acquire that finds the caller already serving the identity's lease
+// answers from a read, without a commit.
 //
 // # Layout
 //
@@ -87,8 +92,12 @@ type Store struct {
 	now    func() time.Time
 	buffer int
 
-	// wmu serialises writes (and their notification, so that watchers see
-	// revision order) and is held while a watch takes its snapshot.
+	// requests carries writes to the writer goroutine, which commits them
+	// in batches: one transaction and one fsync for all writes that
+	// arrived while the previous batch committed (group commit).
+	requests chan *request
+	// wmu is held by the writer while it commits and publishes a batch
+	// (so watchers see revision order) and by a watch taking its snapshot.
 	wmu sync.Mutex
 	rev store.Revision // last revision handed out; guarded by wmu
 	// hints holds, per pool, an address below which every address of the
@@ -132,7 +141,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s := &Store{
 		db: db, now: opts.Now, buffer: opts.WatchBuffer,
 		done: make(chan struct{}), members: make(map[string]*memberEntry), hints: make(map[store.Pool]netip.Addr),
-		reapWake: make(chan struct{}, 1),
+		reapWake: make(chan struct{}, 1), requests: make(chan *request),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -144,8 +153,9 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: %s: %w", path, err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.reap()
+	go s.writer()
 	return s, nil
 }
 
@@ -179,12 +189,11 @@ func (s *Store) initialise(tx *bolt.Tx) error {
 
 // Close closes the file. Watches end with store.ErrClosed, memberships end.
 func (s *Store) Close() error {
-	s.wmu.Lock()
 	if s.closed.Swap(true) {
-		s.wmu.Unlock()
 		return nil
 	}
-	close(s.done)
+	close(s.done) // the writer finishes its batch and stops
+	s.wmu.Lock()
 	s.mu.Lock()
 	s.leaseW.failAll(store.ErrClosed)
 	s.memberW.failAll(store.ErrClosed)
@@ -200,10 +209,12 @@ func (s *Store) Close() error {
 }
 
 // txn is one write transaction: the revisions it hands out and the events
-// to publish once it committed.
+// to publish once it committed. Every write goes through its methods,
+// which count them.
 type txn struct {
 	tx     *bolt.Tx
 	rev    store.Revision
+	writes int
 	events []store.Event[store.Lease]
 }
 
@@ -215,6 +226,7 @@ func (t *txn) put(prev, l store.Lease) (store.Lease, error) {
 	if err != nil {
 		return store.Lease{}, err
 	}
+	t.writes++
 	if err := t.tx.Bucket(bucketLeases).Put(record.AddrKey(l.HoA), v); err != nil {
 		return store.Lease{}, err
 	}
@@ -226,44 +238,139 @@ func (t *txn) put(prev, l store.Lease) (store.Lease, error) {
 	return l, nil
 }
 
+// index points the identity index entry key at hoa.
+func (t *txn) index(key []byte, hoa netip.Addr) error {
+	t.writes++
+	return t.tx.Bucket(bucketIdentities).Put(key, record.AddrKey(hoa))
+}
+
+// unindex deletes the identity index entry key if it names hoa.
+func (t *txn) unindex(key []byte, hoa netip.Addr) error {
+	idx := t.tx.Bucket(bucketIdentities)
+	if v := idx.Get(key); v == nil || !bytes.Equal(v, record.AddrKey(hoa)) {
+		return nil
+	}
+	t.writes++
+	return idx.Delete(key)
+}
+
+// request is one write waiting for the writer.
+type request struct {
+	fn        func(t *txn) error
+	committed []func()
+	err       error
+	done      chan struct{}
+}
+
+// maxBatch bounds the writes committed in one transaction.
+const maxBatch = 256
+
 // update runs fn in a write transaction and publishes its events. The
 // committed funcs run after a successful commit, still serialised with
-// other writes.
+// other writes. fn may share its transaction with other writes: when it
+// fails it must not have written (the writer then retries the others
+// without it).
 func (s *Store) update(ctx context.Context, fn func(t *txn) error, committed ...func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	var t txn
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		t = txn{tx: tx, rev: s.rev}
-		if err := fn(&t); err != nil {
-			return err
-		}
-		if t.rev == s.rev {
-			return nil
-		}
-		return tx.Bucket(bucketMeta).Put(keyRevision, binary.BigEndian.AppendUint64(nil, uint64(t.rev)))
-	})
-	if err != nil {
-		return mapErr(err)
+	r := &request{fn: fn, committed: committed, done: make(chan struct{})}
+	select {
+	case s.requests <- r:
+	case <-s.done:
+		return store.ErrClosed
 	}
-	s.rev = t.rev
-	for _, f := range committed {
-		f()
-	}
-	if len(t.events) > 0 {
-		s.mu.Lock()
-		for _, ev := range t.events {
-			s.leaseW.publish(ev)
+	// Once queued, the write happens (or fails) whatever ctx does: the
+	// caller learns which.
+	<-r.done
+	return r.err
+}
+
+// writer commits queued writes in batches until the store closes.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	for {
+		var batch []*request
+		select {
+		case r := <-s.requests:
+			batch = append(batch, r)
+		case <-s.done:
+			return
 		}
-		s.mu.Unlock()
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.requests:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
 	}
-	return nil
+}
+
+// commit runs a batch in one transaction. A request that fails without
+// writing just reports its error; one that fails after writing spoils the
+// transaction, which is rolled back and the batch retried without it.
+func (s *Store) commit(batch []*request) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for len(batch) > 0 {
+		var (
+			t       txn
+			spoiled = -1
+		)
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			t = txn{tx: tx, rev: s.rev}
+			for i, r := range batch {
+				before := t.writes
+				r.err = r.fn(&t)
+				if r.err != nil && t.writes != before {
+					spoiled = i
+					return r.err
+				}
+			}
+			if t.rev == s.rev {
+				return nil
+			}
+			return tx.Bucket(bucketMeta).Put(keyRevision, binary.BigEndian.AppendUint64(nil, uint64(t.rev)))
+		})
+		if spoiled >= 0 {
+			batch = append(batch[:spoiled:spoiled], batch[spoiled+1:]...)
+			continue
+		}
+		if err != nil {
+			for _, r := range batch {
+				if r.err == nil {
+					r.err = mapErr(err)
+				}
+			}
+			return
+		}
+		s.rev = t.rev
+		for _, r := range batch {
+			if r.err == nil {
+				for _, f := range r.committed {
+					f()
+				}
+			}
+		}
+		if len(t.events) > 0 {
+			s.mu.Lock()
+			for _, ev := range t.events {
+				s.leaseW.publish(ev)
+			}
+			s.mu.Unlock()
+		}
+		return
+	}
 }
 
 // view runs fn in a read transaction.
@@ -388,24 +495,21 @@ func (s *Store) Acquire(ctx context.Context, req store.AcquireRequest) (store.Le
 // take gives hoa (no record, or the released record cur) to the request's
 // identity and points the identity index at it.
 func (s *Store) take(t *txn, req store.AcquireRequest, hoa netip.Addr, cur store.Lease, now time.Time) (store.Lease, error) {
-	idx := t.tx.Bucket(bucketIdentities)
 	next := leaseop.New(req, hoa, now)
 	if cur.HoA.IsValid() {
 		next = leaseop.Bind(cur, req, now)
-		if cur.Identity != req.Identity {
-			old := identityKey(cur.Identity, store.FamilyOf(hoa))
-			if v := idx.Get(old); v != nil && string(v) == string(record.AddrKey(hoa)) {
-				if err := idx.Delete(old); err != nil {
-					return store.Lease{}, err
-				}
-			}
-		}
 	}
 	l, err := t.put(cur, next)
 	if err != nil {
 		return store.Lease{}, err
 	}
-	return l, idx.Put(identityKey(req.Identity, req.Pool.Family()), record.AddrKey(hoa))
+	if cur.HoA.IsValid() && cur.Identity != req.Identity {
+		// The identity whose released address this was loses its entry.
+		if err := t.unindex(identityKey(cur.Identity, store.FamilyOf(hoa)), hoa); err != nil {
+			return store.Lease{}, err
+		}
+	}
+	return l, t.index(identityKey(req.Identity, req.Pool.Family()), hoa)
 }
 
 // free returns the lowest address of p without a record, scanning from

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 
@@ -190,6 +191,7 @@ func testAcquireInvalid(t *testing.T, c Config) {
 	for name, r := range map[string]store.AcquireRequest{
 		"no identity":   req("", ha1, p),
 		"no owner":      req("mn", "", p),
+		"long identity": req(strings.Repeat("x", store.MaxIdentityLen+1), ha1, p),
 		"no pool":       req("mn", ha1, store.Pool{}),
 		"mixed pool":    req("mn", ha1, store.Pool{First: addr("192.0.2.1"), Last: addr("2001:db8::1")}),
 		"reversed pool": req("mn", ha1, store.Pool{First: addr("2001:db8::9"), Last: addr("2001:db8::1")}),

@@ -81,6 +81,9 @@ func Validate(req store.AcquireRequest) error {
 	if req.Identity == "" || req.Owner == "" {
 		return store.Errorf(OpAcquire, req.Suggested, store.Lease{}, store.ErrInvalid, "identity and owner are required")
 	}
+	if len(req.Identity) > store.MaxIdentityLen {
+		return store.Errorf(OpAcquire, req.Suggested, store.Lease{}, store.ErrInvalid, "identity of %d octets, at most %d", len(req.Identity), store.MaxIdentityLen)
+	}
 	if err := req.Pool.Validate(); err != nil {
 		return store.Errorf(OpAcquire, req.Suggested, store.Lease{}, store.ErrInvalid, "%v", err)
 	}
