@@ -64,6 +64,7 @@ type LeaseError struct {
 	Detail string
 }
 
+// Error returns "op hoa: sentinel: detail".
 func (e *LeaseError) Error() string {
 	s := e.Op
 	if e.HoA.IsValid() {

@@ -31,6 +31,7 @@ const (
 
 var stateNames = [...]string{StateBound: "bound", StateMoving: "moving", StateReleased: "released"}
 
+// String returns the state's name.
 func (s LeaseState) String() string {
 	if int(s) < len(stateNames) && stateNames[s] != "" {
 		return stateNames[s]
@@ -66,6 +67,7 @@ const (
 	IPv6 Family = 6
 )
 
+// String returns "ipv4" or "ipv6".
 func (f Family) String() string {
 	switch f {
 	case IPv4:
@@ -147,6 +149,7 @@ func (l Lease) Equal(m Lease) bool {
 // Served reports whether some member serves the lease (bound or moving).
 func (l Lease) Served() bool { return l.State == StateBound || l.State == StateMoving }
 
+// String summarises the lease for logs.
 func (l Lease) String() string {
 	s := fmt.Sprintf("%s %s %q owner=%q rev=%d", l.HoA, l.State, l.Identity, l.Owner, l.Revision)
 	if l.State == StateMoving {

@@ -127,4 +127,5 @@ func (p Pool) Size() uint64 {
 	return lo + 1
 }
 
+// String returns "first-last".
 func (p Pool) String() string { return p.First.String() + "-" + p.Last.String() }
