@@ -119,7 +119,6 @@ func (n *node) collect() []Datagram {
 						delete(n.bySPI, spi)
 					}
 				}
-			case IKEUp:
 				delete(n.byInit, sa.InitKey())
 			}
 		}
@@ -193,7 +192,15 @@ const (
 	deliver verdict = iota
 	drop
 	duplicate
+	// late delivers the datagram reorderDelay later than it would be, so
+	// that datagrams sent after it overtake it.
+	late
+	// lateCopy delivers it, and a copy reorderDelay later.
+	lateCopy
 )
+
+// reorderDelay is how late a datagram with verdict late arrives.
+const reorderDelay = 2 * time.Second
 
 // flight is a datagram on the network.
 type flight struct {
@@ -270,13 +277,18 @@ func (nw *network) send(dgs []Datagram) {
 		if nw.filter != nil {
 			v = nw.filter(dg)
 		}
+		at := nw.now.Add(nw.delay)
 		switch v {
 		case drop:
 			continue
 		case duplicate:
-			nw.air = append(nw.air, flight{dg: Datagram{Local: dg.Local, Remote: dg.Remote, NATT: dg.NATT, Payload: slices.Clone(dg.Payload)}, at: nw.now.Add(nw.delay)})
+			nw.air = append(nw.air, flight{dg: Datagram{Local: dg.Local, Remote: dg.Remote, NATT: dg.NATT, Payload: slices.Clone(dg.Payload)}, at: at})
+		case late:
+			at = at.Add(reorderDelay)
+		case lateCopy:
+			nw.air = append(nw.air, flight{dg: Datagram{Local: dg.Local, Remote: dg.Remote, NATT: dg.NATT, Payload: slices.Clone(dg.Payload)}, at: at.Add(reorderDelay)})
 		}
-		nw.air = append(nw.air, flight{dg: dg, at: nw.now.Add(nw.delay)})
+		nw.air = append(nw.air, flight{dg: dg, at: at})
 	}
 }
 

@@ -274,13 +274,13 @@ func (sa *SA) gatewayIdentity() wire.GatewayIdentity {
 // the cache (RFC 7296 §2.1); a different request with the same SPIi is
 // dropped.
 func (sa *SA) receiveInitRetransmit(ike *ikeSA, dg Datagram) {
-	if sa.initiatorRole || sa.init == nil || ike != sa.cur || sa.init.response == nil {
-		return
-	}
-	if sha256.Sum256(dg.Payload) == sa.init.reqHash {
+	if !sa.initiatorRole && sa.init != nil && ike == sa.cur && sa.init.response != nil && sha256.Sum256(dg.Payload) == sa.init.reqHash {
 		sa.stats.Replayed++
 		sa.sendTo(sa.init.response, dg)
+		return
 	}
+	// Another request with the same SPIi, or one arriving after IKE_AUTH.
+	sa.stats.DroppedMessageID++
 }
 
 // deriveIKEKeys computes SKEYSEED and the seven keys of a new IKE SA (RFC

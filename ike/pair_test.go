@@ -242,3 +242,27 @@ func TestIKESAInitRetransmitAnsweredFromCache(t *testing.T) {
 		t.Errorf("%d SAs created", c)
 	}
 }
+
+// RFC 7296 §2.1: a retransmitted IKE_SA_INIT request overtaken by the
+// IKE_AUTH exchange reaches the established SA through its InitKey and is
+// dropped: it creates no second SA.
+func TestLateIKESAInitDuplicateAfterEstablishment(t *testing.T) {
+	ic, rc, _ := pairConfig(7)
+	p := newPair(t, ic, rc)
+	p.filter = func(dg Datagram) verdict {
+		h, _ := wire.ParseHeader(dg.Payload)
+		if h.ExchangeType() == wire.ExchangeIKESAInit && !h.Flags().Response() {
+			return lateCopy
+		}
+		return deliver
+	}
+	p.establish()
+	p.advance(5 * time.Second)
+	if c := p.ha.responder.Counters()[Created]; c != 1 || len(p.ha.sas) != 1 {
+		t.Fatalf("%d SAs created, %d held", c, len(p.ha.sas))
+	}
+	if n := len(p.messages(wire.ExchangeIKESAInit, true)); n != 1 {
+		t.Errorf("%d IKE_SA_INIT answers", n)
+	}
+	checkOnePair(t, p)
+}

@@ -128,7 +128,8 @@ func (sa *SA) Stats() Stats { return sa.stats }
 
 // InitKey identifies the IKE_SA_INIT request that created a responder SA:
 // the runtime routes a retransmitted IKE_SA_INIT (SPIr still zero) by it to
-// the SA, which answers it from its cache if the request is the same.
+// the SA, which answers it from its cache if the request is the same, until
+// IKEDown.
 type InitKey struct {
 	SPIi   uint64
 	Remote netip.AddrPort
