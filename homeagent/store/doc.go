@@ -50,8 +50,9 @@
 // home address is ever owned by two members — every change of Owner is
 // a CAS, and two callers that read the same Revision cannot both win.
 // Allocation is race-free across clients: a new address is created with
-// an atomic "create only if absent" (etcd: a Txn on CreateRevision == 0
-// of the lease key; boltstore: one serialised write transaction).
+// an atomic "create only if absent" (etcd: a Txn requiring ModRevision 0,
+// i.e. no key yet, for the address's lease key; boltstore: the single
+// writer's transaction).
 //
 // Takeover checks that the owner's membership has lapsed in the same
 // atomic step that writes the new owner (etcd: a Txn comparing the

@@ -28,7 +28,10 @@ type Store interface {
 // (Release, MarkMoving, CancelMove, Transfer, Takeover, SetAttributes) are
 // compare-and-swap operations: they take the Revision the caller read and
 // fail with ErrConflict if the record changed since, so no home address is
-// ever owned by two members. Each returns the record as written.
+// ever owned by two members. Each returns the record as written. Errors
+// are checked in this order: a malformed request (ErrInvalid), no record
+// (ErrNotFound), a stale revision (ErrConflict), then the state rules
+// (ErrState, ErrOwnerAlive).
 type Leases interface {
 	// Acquire returns the lease of req.Identity in req.Pool's family,
 	// owned by req.Owner, creating or binding it as needed:
