@@ -1,0 +1,352 @@
+package ike
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mip6ha/mip6ha/test/interop"
+	"github.com/mip6ha/mip6ha/test/lab"
+	"github.com/mip6ha/mip6ha/test/mnclient"
+)
+
+// Addresses of the tests. Inner addresses come from prefixes that no lab
+// link uses, so that only the tunnel reaches them.
+var (
+	// ourPrefix is where our home agent assigns inner IPv6 addresses.
+	ourPrefix = netip.MustParsePrefix("2001:db8:a::/64")
+	// swanPool is strongSwan's virtual IP pool.
+	swanPool = netip.MustParsePrefix("2001:db8:1::1000/124")
+	// innerNet is served behind the home agent; innerAddr, on its lo, is
+	// the address pings go to.
+	innerNet  = netip.MustParsePrefix("2001:db8:f::/64")
+	innerAddr = netip.MustParseAddr("2001:db8:f::1")
+)
+
+const (
+	haID = "ha.example"
+	mnID = "mn.example"
+	// The proposals strongSwan uses towards us: AEAD for IKE (tshark can
+	// decrypt AES-GCM) and ESP (the user-space dataplane only does AEAD).
+	swanIKEProposal = "aes256gcm16-prfsha256-x25519"
+	swanESPProposal = "aes256gcm16"
+)
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// creds are one side's credentials: a pre-shared key or certificates.
+type creds struct {
+	psk        string
+	ca         *interop.CA
+	ha, mn     *interop.Cert
+	haID, mnID string
+}
+
+func pskCreds(psk string) creds { return creds{psk: psk, haID: haID, mnID: mnID} }
+
+func ecdsaCreds(t *testing.T) creds {
+	ca := interop.NewCA(t, "mip6ha IKE test CA", interop.ECDSAP256)
+	return creds{ca: ca, ha: ca.Issue(t, haID, interop.ECDSAP256, haID), mn: ca.Issue(t, mnID, interop.ECDSAP256, mnID),
+		haID: haID, mnID: mnID}
+}
+
+// swanAuth returns strongSwan's local and remote auth sections and the
+// secrets and CAs to load.
+func (c creds) swanAuth(local, remote string, localCert *interop.Cert) (interop.Auth, interop.Auth, []interop.Secret, []*interop.CA) {
+	if c.psk != "" {
+		return interop.Auth{Method: "psk", ID: local}, interop.Auth{Method: "psk", ID: remote},
+			[]interop.Secret{{Name: "mip6ha", Secret: c.psk}}, nil
+	}
+	return interop.Auth{ID: local, Cert: localCert}, interop.Auth{ID: remote, CA: c.ca}, nil, []*interop.CA{c.ca}
+}
+
+// writeFile writes content to a file in the lab's scratch directory.
+func writeFile(t *testing.T, l *lab.Lab, name string, content []byte) string {
+	t.Helper()
+	p := filepath.Join(l.Dir(), name)
+	if err := os.WriteFile(p, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// certFiles writes a certificate, its key and its CA as PEM files and
+// returns the flags that name them.
+func certFiles(t *testing.T, l *lab.Lab, c *interop.Cert) []string {
+	t.Helper()
+	key, err := c.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{
+		"-cert", writeFile(t, l, c.Name+".crt", c.CertPEM()),
+		"-key", writeFile(t, l, c.Name+".key", key),
+		"-ca", writeFile(t, l, c.Name+"-ca.crt", c.CA.CertPEM()),
+	}
+}
+
+// ourHA is our home agent (cmd/homeagent) running in a lab host.
+type ourHA struct {
+	t      *testing.T
+	host   *lab.Host
+	proc   *lab.Proc
+	keylog string
+}
+
+// startOurHA runs cmd/homeagent in host with the credentials, assigning
+// inner addresses from ourPrefix and serving innerNet (innerAddr on lo).
+func startOurHA(t *testing.T, ctx context.Context, host *lab.Host, c creds, extra ...string) *ourHA {
+	t.Helper()
+	l := host.Lab()
+	host.Iface("lo").AddAddr(netip.PrefixFrom(innerAddr, 128).String())
+	ha := &ourHA{t: t, host: host, keylog: filepath.Join(l.Dir(), host.Name()+".keys")}
+	args := []string{"run", "-identity", c.haID, "-ipv6-prefix", ourPrefix.String(), "-local-ts", innerNet.String(),
+		"-tun", "ha0", "-keylog", ha.keylog, "-log-format", "json", "-log-level", "debug"}
+	if c.psk != "" {
+		args = append(args, "-psk-file", writeFile(t, l, "ha.psk", []byte(c.mnID+" "+c.psk+"\n")))
+	} else {
+		args = append(args, certFiles(t, l, c.ha)...)
+	}
+	args = append(args, extra...)
+	ha.proc = host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/homeagent"), args...)
+	if _, err := ha.proc.WaitOutput(ctx, regexp.MustCompile(`home agent runtime started`)); err != nil {
+		t.Fatal(err)
+	}
+	return ha
+}
+
+// logEntry is one JSON log line of our home agent.
+type logEntry map[string]any
+
+func (e logEntry) str(k string) string {
+	switch v := e[k].(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func (e logEntry) flag(k string) bool { b, _ := e[k].(bool); return b }
+
+// logs returns our home agent's log lines with message msg.
+func (ha *ourHA) logs(msg string) []logEntry {
+	var r []logEntry
+	sc := bufio.NewScanner(strings.NewReader(ha.proc.Stderr()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e logEntry
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.str("msg") == msg {
+			r = append(r, e)
+		}
+	}
+	return r
+}
+
+// waitLog waits until the home agent has logged at least n lines with
+// message msg for which match (nil: any) holds, and returns the n-th.
+func (ha *ourHA) waitLog(ctx context.Context, msg string, n int, match func(logEntry) bool) logEntry {
+	ha.t.Helper()
+	var found logEntry
+	err := lab.Poll(ctx, fmt.Sprintf("home agent log %q #%d", msg, n), func(context.Context) error {
+		k := 0
+		for _, e := range ha.logs(msg) {
+			if match == nil || match(e) {
+				if k++; k == n {
+					found = e
+					return nil
+				}
+			}
+		}
+		if ha.proc.Exited() {
+			return lab.Permanent(fmt.Errorf("home agent exited: %s", tail(ha.proc.Stderr(), 3000)))
+		}
+		return fmt.Errorf("%d of %d seen", k, n)
+	})
+	if err != nil {
+		ha.t.Fatal(err)
+	}
+	return found
+}
+
+// ourMN is our mobile node client (cmd/mnclient) running in a lab host.
+type ourMN struct {
+	t      *testing.T
+	proc   *lab.Proc
+	keylog string
+}
+
+// startOurMN runs cmd/mnclient in host, attaching to the gateway at ha.
+func startOurMN(t *testing.T, host *lab.Host, ha netip.Addr, c creds, extra ...string) *ourMN {
+	t.Helper()
+	l := host.Lab()
+	mn := &ourMN{t: t, keylog: filepath.Join(l.Dir(), host.Name()+"-mn.keys")}
+	args := []string{"attach", "-ha", ha.String(), "-id", c.mnID, "-ha-id", c.haID, "-tun", "mn0", "-keylog", mn.keylog,
+		"-log-level", "debug"}
+	if c.psk != "" {
+		args = append(args, "-psk-file", writeFile(t, l, "mn.psk", []byte(c.psk)))
+	} else {
+		args = append(args, certFiles(t, l, c.mn)...)
+	}
+	args = append(args, extra...)
+	mn.proc = host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)
+	return mn
+}
+
+// events returns the client's events so far.
+func (mn *ourMN) events() []mnclient.Event {
+	var r []mnclient.Event
+	sc := bufio.NewScanner(strings.NewReader(mn.proc.Stdout()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e mnclient.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			mn.t.Errorf("mnclient printed a line that is not an event: %q: %v", sc.Text(), err)
+			continue
+		}
+		r = append(r, e)
+	}
+	return r
+}
+
+// wait waits for the n-th event of kind for which match (nil: any) holds.
+// An error event or the client's exit ends the wait at once.
+func (mn *ourMN) wait(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) mnclient.Event {
+	mn.t.Helper()
+	var found mnclient.Event
+	err := lab.Poll(ctx, fmt.Sprintf("mnclient event %q #%d", kind, n), func(context.Context) error {
+		k := 0
+		for _, e := range mn.events() {
+			if e.Event == kind && (match == nil || match(e)) {
+				if k++; k == n {
+					found = e
+					return nil
+				}
+			}
+			if e.Event == mnclient.EventError && kind != mnclient.EventError {
+				return lab.Permanent(fmt.Errorf("mnclient reported an error: %s", e.Error))
+			}
+		}
+		if mn.proc.Exited() {
+			return lab.Permanent(fmt.Errorf("mnclient exited: %s", tail(mn.proc.Stderr(), 3000)))
+		}
+		return fmt.Errorf("%d of %d seen", k, n)
+	})
+	if err != nil {
+		mn.t.Fatal(err)
+	}
+	return found
+}
+
+// homeAddress waits for the client's home address.
+func (mn *ourMN) homeAddress(ctx context.Context) netip.Addr {
+	mn.t.Helper()
+	e := mn.wait(ctx, mnclient.EventHomeAddress, 1, nil)
+	p, err := netip.ParsePrefix(e.Address)
+	if err != nil {
+		mn.t.Fatalf("home_address %q: %v", e.Address, err)
+	}
+	return p.Addr()
+}
+
+// detach stops the client (SIGTERM: it deletes the IKE SA) and checks that
+// it reports the detach and exits cleanly.
+func (mn *ourMN) detach(ctx context.Context) {
+	mn.t.Helper()
+	if err := mn.proc.Signal(syscall.SIGTERM); err != nil {
+		mn.t.Fatal(err)
+	}
+	if err := mn.proc.Wait(ctx); err != nil {
+		mn.t.Fatalf("mnclient exit: %v\n%s", err, tail(mn.proc.Stderr(), 3000))
+	}
+	mn.wait(ctx, mnclient.EventDetached, 1, func(e mnclient.Event) bool { return e.Reason == "deleted" })
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// pinger is a ping running in the background (one echo request every
+// 50 ms), whose losses are counted when it stops.
+type pinger struct {
+	proc *lab.Proc
+}
+
+func startPing(host *lab.Host, src, dst netip.Addr) *pinger {
+	return &pinger{proc: host.StartWith(lab.ProcOptions{StopSignal: syscall.SIGINT}, "ping", "-n", "-i", "0.05", "-W", "2", "-I", src.String(), dst.String())}
+}
+
+var (
+	pingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
+	pingReply   = regexp.MustCompile(`(?m)^\d+ bytes from .*icmp_seq=(\d+)`)
+)
+
+// replies returns how many echo replies have come back so far.
+func (p *pinger) replies() int { return len(pingReply.FindAllString(p.proc.Stdout(), -1)) }
+
+// waitReplies waits until n more echo replies than now have come back:
+// proof that traffic flows at this moment.
+func (p *pinger) waitReplies(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	want := p.replies() + n
+	if err := lab.Poll(ctx, fmt.Sprintf("%d echo replies", want), func(context.Context) error {
+		if got := p.replies(); got < want {
+			return fmt.Errorf("%d replies", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop ends the ping and returns how many echo requests it sent and how
+// many of those below the last one answered got no reply (the request in
+// flight when the ping stops is not a loss).
+func (p *pinger) stop(t *testing.T) (sent, lost int) {
+	t.Helper()
+	_ = p.proc.Stop()
+	out := p.proc.Stdout()
+	m := pingSummary.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no ping summary:\n%s\n%s", tail(out, 2000), p.proc.Stderr())
+	}
+	sent, _ = strconv.Atoi(m[1])
+	seen := map[int]bool{}
+	last := 0
+	for _, r := range pingReply.FindAllStringSubmatch(out, -1) {
+		seq, _ := strconv.Atoi(r[1])
+		seen[seq] = true
+		last = max(last, seq)
+	}
+	for seq := 1; seq <= last; seq++ {
+		if !seen[seq] {
+			lost++
+		}
+	}
+	return sent, lost
+}
+
+// The mnclient's command signals.
+const (
+	sigRekeyIKE   = syscall.SIGUSR1
+	sigRekeyChild = syscall.SIGUSR2
+)
