@@ -274,3 +274,24 @@ func TestIKEAuthIdentityTypes(t *testing.T) {
 		})
 	}
 }
+
+// RFC 7427 §4: without SIGNATURE_HASH_ALGORITHMS from the peer the Digital
+// Signature method may not be used: both sides fall back to their keys'
+// classic methods (RFC 4754, RFC 7296 §3.8).
+func TestIKEAuthClassicMethodsWithoutSignatureHashAlgorithms(t *testing.T) {
+	pki := newTestPKI(t, "Test CA")
+	ic, rc, _ := pairConfig(54)
+	ic.Credentials = &StaticCredentials{Self: pki.issue(t, mnID, testRSAKey(t)), Roots: pki.roots}
+	rc.Credentials = &StaticCredentials{Self: pki.issue(t, haID, ecKey(t, elliptic.P384())), Roots: pki.roots}
+	p := newPair(t, ic, rc)
+	p.i.cfg.hashes = nil // an initiator that announces no hashes
+	p.establish()
+	if i, r := authMethods(t, p); i != wire.AuthRSASignature || r != wire.AuthECDSASHA384P384 {
+		t.Fatalf("methods %v / %v, want RSA (1) and ECDSA P-384 (10)", i, r)
+	}
+	var m wire.Message
+	_ = wire.ParseMessage(p.messages(wire.ExchangeIKESAInit, true)[0], &m)
+	if _, ok := m.Payloads.Notify(wire.NotifySignatureHashAlgorithms); ok {
+		t.Error("responder announced hashes unasked")
+	}
+}

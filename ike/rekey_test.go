@@ -445,3 +445,31 @@ func TestSimultaneousIKESARekeyNoticedByOneSide(t *testing.T) {
 		t.Fatal("the surviving IKE SA does not work")
 	}
 }
+
+// RFC 7296 §2.4: a peer that stops answering during a rekey is dead: the
+// CREATE_CHILD_SA request times out and the whole IKE SA goes.
+func TestRekeyTimeoutEndsIKESA(t *testing.T) {
+	for _, ike := range []bool{false, true} {
+		ic, rc, _ := pairConfig(36)
+		ic.Retransmit = Retransmit{Timeout: time.Second, Base: 2, Tries: 2}
+		p := newPair(t, ic, rc)
+		p.establish()
+		p.filter = func(Datagram) verdict { return drop }
+		var err error
+		if ike {
+			err = p.i.RekeyIKE(p.now)
+		} else {
+			err = p.i.RekeyChild(p.now, onlyChild(t, p.i).InSPI)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.advance(time.Minute)
+		if d := eventsOf[IKEDown](p.mn); len(d) != 1 || d[0].Reason != DownTimeout || len(eventsOf[LivenessFailed](p.mn)) != 1 {
+			t.Fatalf("IKE rekey %v: IKEDown %+v", ike, d)
+		}
+		if len(p.mn.inbound)+len(p.mn.outbound) != 0 {
+			t.Fatal("CHILD_SAs left installed")
+		}
+	}
+}
