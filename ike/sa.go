@@ -312,8 +312,14 @@ func (sa *SA) deadline() time.Time {
 	return d
 }
 
-// HasReady reports whether Ready holds something to do.
+// HasReady reports whether Ready holds something to do besides the
+// deadline.
 func (sa *SA) HasReady() bool { return !sa.out.Empty() }
+
+// Deadline returns when the SA next needs Tick (zero: never). It may change
+// after any call, even one that leaves nothing else to do (an answer
+// cancels a retransmission): re-arm the timer after every call.
+func (sa *SA) Deadline() time.Time { return sa.deadline() }
 
 // Ready returns the output accumulated since the last Advance, with the
 // current deadline. See Ready for the order in which to apply it.
