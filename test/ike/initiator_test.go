@@ -50,8 +50,10 @@ func startSwanHA(t *testing.T, ctx context.Context, host *lab.Host, haAddr netip
 // IP strongSwan assigned from its pool, both ends agree on SPIs, IKE and
 // ESP run on port 4500, and traffic flows both ways: pings from the home
 // address to innerAddr, and from innerAddr (strongSwan's side) to the home
-// address. It returns strongSwan's SA and the home address.
-func checkOurMNToSwan(t *testing.T, ctx context.Context, mnHost, haHost *lab.Host, ch *interop.Charon, mn *ourMN, haAddr netip.Addr) (interop.IKESA, netip.Addr) {
+// address. mnSeenAs is the mobile node's outer address as the home agent
+// sees it: its own, or its NAT's. It returns strongSwan's SA and the home
+// address.
+func checkOurMNToSwan(t *testing.T, ctx context.Context, mnHost, haHost *lab.Host, ch *interop.Charon, mn *ourMN, haAddr, mnSeenAs netip.Addr) (interop.IKESA, netip.Addr) {
 	t.Helper()
 	hoa := mn.homeAddress(ctx)
 	attached := mn.wait(ctx, mnclient.EventAttached, 1, nil)
@@ -64,7 +66,8 @@ func checkOurMNToSwan(t *testing.T, ctx context.Context, mnHost, haHost *lab.Hos
 		t.Errorf("our client's home address %v, strongSwan assigned %v from %v", hoa, sa.RemoteVIPs, swanPool)
 	}
 	if attached.SPIs != spisString(sa.SPIi, sa.SPIr) || attached.Peer != "ID_FQDN:"+haID || !attached.NATT ||
-		attached.Remote != netip.AddrPortFrom(haAddr, 4500).String() || attached.Local != sa.RemoteHost.String() && !sa.NATLocal {
+		attached.Remote != netip.AddrPortFrom(haAddr, 4500).String() || sa.RemoteHost.Addr() != mnSeenAs ||
+		sa.LocalHost != netip.AddrPortFrom(haAddr, 4500) {
 		t.Errorf("our client attached %+v; strongSwan's SA %s (%s - %s)", attached, sa, sa.LocalHost, sa.RemoteHost)
 	}
 	sc, ok := sa.Child("home")
@@ -115,7 +118,7 @@ func TestIKEInitiatorToStrongSwan(t *testing.T) {
 			haAddr := tp.HAAddrs[0].V6
 			ch := startSwanHA(t, ctx, tp.HA1, haAddr, c, interop.CharonOptions{})
 			mn := startOurMN(t, tp.MN, haAddr, c)
-			sa, _ := checkOurMNToSwan(t, ctx, tp.MN, tp.HA1, ch, mn, haAddr)
+			sa, _ := checkOurMNToSwan(t, ctx, tp.MN, tp.HA1, ch, mn, haAddr, tp.MNAddrs().V6)
 			if sa.RemoteID != mnID || sa.LocalID != haID || sa.EncrAlg != "AES_GCM_16" {
 				t.Errorf("strongSwan's IKE SA %s: %s - %s, %s", sa, sa.LocalID, sa.RemoteID, sa.EncrAlg)
 			}

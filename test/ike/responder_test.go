@@ -53,7 +53,10 @@ func swanToOurHA(t *testing.T, ctx context.Context, host *lab.Host, haAddr netip
 // and pings from the virtual IP to innerAddr come back through the tunnel
 // (strongSwan's inbound CHILD_SA counts the replies that our user-space ESP
 // sealed). It returns strongSwan's SA and the virtual IP.
-func checkSwanToOurHA(t *testing.T, ctx context.Context, mnHost *lab.Host, ch *interop.Charon, ha *ourHA, haAddr netip.Addr) (interop.IKESA, netip.Addr) {
+//
+// mnSeenAs is the mobile node's outer address as the home agent sees it:
+// its own, or its NAT's.
+func checkSwanToOurHA(t *testing.T, ctx context.Context, mnHost *lab.Host, ch *interop.Charon, ha *ourHA, haAddr, mnSeenAs netip.Addr) (interop.IKESA, netip.Addr) {
 	t.Helper()
 	sa, err := ch.WaitEstablished(ctx, "home", "home")
 	if err != nil {
@@ -65,7 +68,9 @@ func checkSwanToOurHA(t *testing.T, ctx context.Context, mnHost *lab.Host, ch *i
 	vip := sa.LocalVIPs[0]
 	spis := spisString(sa.SPIi, sa.SPIr)
 	up := ha.waitLog(ctx, "IKE SA up", 1, func(e logEntry) bool { return e.str("spis") == spis })
-	if up.str("peer") != "ID_FQDN:"+mnID || up.str("remote") != sa.LocalHost.String() || !up.flag("natt") {
+	remote, _ := netip.ParseAddrPort(up.str("remote"))
+	local, _ := netip.ParseAddrPort(up.str("local"))
+	if up.str("peer") != "ID_FQDN:"+mnID || remote.Addr() != mnSeenAs || local != netip.AddrPortFrom(haAddr, 4500) || !up.flag("natt") {
 		t.Errorf("our IKE SA up %v, strongSwan's %s", up, sa)
 	}
 	assigned := ha.waitLog(ctx, "address assigned", 1, func(e logEntry) bool { return e.str("peer") == "ID_FQDN:"+mnID })
@@ -114,7 +119,7 @@ func TestIKEStrongSwanInitiatorPSK(t *testing.T) {
 	capture := tp.HA1.Capture("eth0", "udp port 500 or udp port 4500")
 	haAddr := tp.HAAddrs[0].V6
 	ch := swanToOurHA(t, ctx, tp.MN, haAddr, c, interop.CharonOptions{})
-	sa, _ := checkSwanToOurHA(t, ctx, tp.MN, ch, ha, haAddr)
+	sa, _ := checkSwanToOurHA(t, ctx, tp.MN, ch, ha, haAddr, tp.MNAddrs().V6)
 	if sa.EncrAlg != "AES_GCM_16" || sa.DHGroup != "CURVE_25519" || sa.RemoteID != haID {
 		t.Errorf("IKE SA %s: %s, %s, remote %s", sa, sa.EncrAlg, sa.DHGroup, sa.RemoteID)
 	}
@@ -137,7 +142,7 @@ func TestIKEStrongSwanInitiatorECDSA(t *testing.T) {
 	ha := startOurHA(t, ctx, tp.HA1, c)
 	haAddr := tp.HAAddrs[0].V6
 	ch := swanToOurHA(t, ctx, tp.MN, haAddr, c, interop.CharonOptions{})
-	sa, _ := checkSwanToOurHA(t, ctx, tp.MN, ch, ha, haAddr)
+	sa, _ := checkSwanToOurHA(t, ctx, tp.MN, ch, ha, haAddr, tp.MNAddrs().V6)
 	if sa.RemoteID != haID || sa.LocalID != mnID {
 		t.Errorf("IKE SA %s: identities %s - %s", sa, sa.LocalID, sa.RemoteID)
 	}
