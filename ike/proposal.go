@@ -367,7 +367,7 @@ const (
 func selectProposal(ours []Proposal, peer []wire.Proposal, proto wire.ProtocolID, dh dhMode, want wire.DHGroup, keepPRF wire.PRFID) (chosen, bool) {
 	if want != 0 {
 		for _, op := range ours {
-			if !slices.Contains(op.DH, want) {
+			if !slices.Contains(op.DH, want) && !(dh == dhPFS && len(op.DH) == 0) {
 				continue
 			}
 			for i := range peer {
@@ -471,7 +471,10 @@ func match(op Proposal, pp *wire.Proposal, proto wire.ProtocolID, dh dhMode, wan
 	switch {
 	case dh == dhRequired || dh == dhPFS && want != 0:
 		if want != 0 {
-			if !slices.Contains(groups, want) || !slices.Contains(op.DH, want) {
+			// A CHILD_SA proposal of ours without groups still accepts
+			// the PFS the peer insists on, in a group we implement.
+			ours := slices.Contains(op.DH, want) || dh == dhPFS && len(op.DH) == 0 && supportedGroup(want)
+			if !slices.Contains(groups, want) || !ours {
 				return chosen{}, false
 			}
 			c.DH = want
@@ -593,4 +596,10 @@ func (c chosen) suite() (ikecrypto.Suite, error) {
 // espSuite returns the ESP key layout of a CHILD_SA choice.
 func (c chosen) espSuite() (ikecrypto.ESPSuite, error) {
 	return ikecrypto.LookupESP(ikecrypto.EncrID(c.Encr.ID), int(c.Encr.KeyBits), ikecrypto.IntegID(c.Integ))
+}
+
+// supportedGroup reports whether ikecrypto implements D-H group g.
+func supportedGroup(g wire.DHGroup) bool {
+	_, err := ikecrypto.LookupGroup(ikecrypto.DHGroup(g))
+	return err == nil
 }

@@ -473,3 +473,26 @@ func TestRekeyTimeoutEndsIKESA(t *testing.T) {
 		}
 	}
 }
+
+// A responder configured without PFS still accepts a CHILD_SA rekey whose
+// initiator insists on PFS (as strongSwan does with esp_proposals =
+// aes128gcm16-x25519), in a group it implements.
+func TestRekeyChildSAResponderAcceptsPeerPFS(t *testing.T) {
+	ic, rc, _ := pairConfig(37)
+	ic.ESPProposals = MustProposals("aes128gcm16-x25519")
+	rc.ESPProposals = MustProposals("aes256gcm16-aes128gcm16")
+	p := newPair(t, ic, rc)
+	p.establish()
+	if err := p.i.RekeyChild(p.now, onlyChild(t, p.i).InSPI); err != nil {
+		t.Fatal(err)
+	}
+	p.run()
+	checkOnePair(t, p)
+	if len(eventsOf[ChildRekeyed](p.mn)) != 1 {
+		t.Fatalf("rekey failed: %+v", eventsOf[ChildFailed](p.mn))
+	}
+	resp := inner(t, p.ha, p.messages(wire.ExchangeCreateChildSA, true)[0])
+	if !hasPayload(resp, wire.PayloadKE) {
+		t.Error("no KEr: PFS not done")
+	}
+}
