@@ -52,6 +52,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/internal/fanout"
 	"github.com/mip6ha/mip6ha/homeagent/store/internal/leaseop"
 	"github.com/mip6ha/mip6ha/homeagent/store/internal/record"
 )
@@ -111,8 +112,8 @@ type Store struct {
 
 	// mu guards what follows.
 	mu       sync.Mutex
-	leaseW   watchers[store.Lease]
-	memberW  watchers[store.Member]
+	leaseW   fanout.Set[store.Lease]
+	memberW  fanout.Set[store.Member]
 	members  map[string]*memberEntry
 	reapWake chan struct{}
 }
@@ -195,8 +196,8 @@ func (s *Store) Close() error {
 	close(s.done) // the writer finishes its batch and stops
 	s.wmu.Lock()
 	s.mu.Lock()
-	s.leaseW.failAll(store.ErrClosed)
-	s.memberW.failAll(store.ErrClosed)
+	s.leaseW.FailAll(store.ErrClosed)
+	s.memberW.FailAll(store.ErrClosed)
 	for id, e := range s.members {
 		e.reg.end()
 		delete(s.members, id)
@@ -365,7 +366,7 @@ func (s *Store) commit(batch []*request) {
 		if len(t.events) > 0 {
 			s.mu.Lock()
 			for _, ev := range t.events {
-				s.leaseW.publish(ev)
+				s.leaseW.Publish(ev)
 			}
 			s.mu.Unlock()
 		}
@@ -690,17 +691,17 @@ func (s *Store) WatchLeases(ctx context.Context) (*store.Watch[store.Lease], err
 	}); err != nil {
 		return nil, mapErr(err)
 	}
-	sub := newSubscriber[store.Lease](ctx, s.buffer)
+	sub := fanout.New[store.Lease](ctx, s.buffer)
 	s.mu.Lock()
-	s.leaseW.add(sub)
+	s.leaseW.Add(sub)
 	s.mu.Unlock()
 	s.startSubscriber(func() {
-		sub.run()
+		sub.Run()
 		s.mu.Lock()
-		s.leaseW.remove(sub)
+		s.leaseW.Remove(sub)
 		s.mu.Unlock()
 	})
-	return store.NewWatch(current, sub.out, sub.errFunc), nil
+	return store.NewWatch(current, sub.Events(), sub.Err), nil
 }
 
 func (s *Store) startSubscriber(run func()) {

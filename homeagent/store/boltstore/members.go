@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/internal/fanout"
 	"github.com/mip6ha/mip6ha/homeagent/store/internal/record"
 )
 
@@ -76,7 +77,7 @@ func (r *membership) Update(ctx context.Context, m store.Member) error {
 	m.Heartbeat = s.now()
 	e.m = m
 	e.expires = time.Now().Add(r.ttl)
-	s.memberW.publish(store.Event[store.Member]{Value: cloneMember(m), Prev: prev})
+	s.memberW.Publish(store.Event[store.Member]{Value: cloneMember(m), Prev: prev})
 	return nil
 }
 
@@ -99,7 +100,7 @@ func (r *membership) Leave(ctx context.Context) error {
 func (s *Store) removeMember(e *memberEntry) {
 	delete(s.members, e.m.ID)
 	e.reg.end()
-	s.memberW.publish(store.Event[store.Member]{Value: cloneMember(e.m), Prev: cloneMember(e.m), Deleted: true})
+	s.memberW.Publish(store.Event[store.Member]{Value: cloneMember(e.m), Prev: cloneMember(e.m), Deleted: true})
 }
 
 func cloneMember(m store.Member) store.Member {
@@ -133,7 +134,7 @@ func (s *Store) Join(ctx context.Context, m store.Member, ttl time.Duration) (st
 		old.reg.end()
 	}
 	s.members[m.ID] = &memberEntry{m: m, expires: time.Now().Add(ttl), reg: r}
-	s.memberW.publish(store.Event[store.Member]{Value: cloneMember(m), Prev: prev})
+	s.memberW.Publish(store.Event[store.Member]{Value: cloneMember(m), Prev: prev})
 	s.wakeReaper()
 	s.wg.Add(1)
 	go s.keepAlive(ctx, r)
@@ -264,13 +265,13 @@ func (s *Store) WatchMembers(ctx context.Context) (*store.Watch[store.Member], e
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	sub := newSubscriber[store.Member](ctx, s.buffer)
-	s.memberW.add(sub)
+	sub := fanout.New[store.Member](ctx, s.buffer)
+	s.memberW.Add(sub)
 	s.startSubscriber(func() {
-		sub.run()
+		sub.Run()
 		s.mu.Lock()
-		s.memberW.remove(sub)
+		s.memberW.Remove(sub)
 		s.mu.Unlock()
 	})
-	return store.NewWatch(s.memberList(), sub.out, sub.errFunc), nil
+	return store.NewWatch(s.memberList(), sub.Events(), sub.Err), nil
 }

@@ -87,6 +87,9 @@ type Options struct {
 	// PageSize is the number of keys read per range request when scanning
 	// leases; zero means 512.
 	PageSize int64
+	// WatchBuffer is how many undelivered events a watcher may have before
+	// it is dropped with store.ErrWatchLagged; zero means 4096.
+	WatchBuffer int
 }
 
 // Store is the etcd lease store. It implements store.Store.
@@ -97,6 +100,7 @@ type Store struct {
 	now     func() time.Time
 	retries int
 	page    int64
+	buffer  int
 
 	ctx    context.Context // ends when the store closes
 	cancel context.CancelFunc
@@ -123,7 +127,7 @@ func New(c *clientv3.Client, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: etcd key prefix %q must start and not end with '/'", store.ErrInvalid, prefix)
 	}
 	s := &Store{
-		c: c, prefix: prefix, now: opts.Now, retries: opts.MaxRetries, page: opts.PageSize,
+		c: c, prefix: prefix, now: opts.Now, retries: opts.MaxRetries, page: opts.PageSize, buffer: opts.WatchBuffer,
 		regs: make(map[*membership]struct{}), hints: make(map[store.Pool]netip.Addr),
 	}
 	if s.now == nil {
@@ -134,6 +138,9 @@ func New(c *clientv3.Client, opts Options) (*Store, error) {
 	}
 	if s.page <= 0 {
 		s.page = 512
+	}
+	if s.buffer <= 0 {
+		s.buffer = 4096
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil

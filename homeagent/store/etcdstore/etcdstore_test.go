@@ -180,3 +180,48 @@ func TestPrefixesIsolate(t *testing.T) {
 		t.Fatalf("same identity in another deployment: %v", err)
 	}
 }
+
+// A watcher that does not read is dropped with ErrWatchLagged once its
+// buffer is full.
+func TestWatchLagged(t *testing.T) {
+	srv := embeddedServer(t)
+	c, err := etcdtest.NewClient(srv.Endpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := etcdstore.New(c, etcdstore.Options{Prefix: newPrefix(), WatchBuffer: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	w, err := s.WatchLeases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := store.NewPrefixPool(netip.MustParsePrefix("2001:db8::/112"))
+	// Far more writes than the queue and channel hold; the watch streams
+	// them while nobody reads.
+	const writes = 200
+	for i := range writes {
+		if _, err := s.Acquire(ctx, store.AcquireRequest{Identity: fmt.Sprint("mn", i), Owner: "ha1", Pool: pool}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	timeout := time.After(15 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-w.Events:
+			if open {
+				n++
+			}
+		case <-timeout:
+			t.Fatalf("watch still open after %d events: the watcher kept up", n)
+		}
+	}
+	if !errors.Is(w.Err(), store.ErrWatchLagged) || n >= writes {
+		t.Fatalf("watch delivered %d of %d events and ended with %v, want ErrWatchLagged", n, writes, w.Err())
+	}
+}

@@ -3,80 +3,75 @@ package etcdstore
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/internal/fanout"
 )
 
 // watch streams the changes of the keys under prefix after revision rev
 // as events. decode turns a value into a record; fromKey names the record
 // of a deletion whose previous value etcd no longer has. The watch
 // requires a leader: a member cut off from the cluster ends it (the
-// consumer watches again) rather than leaving it silent.
+// consumer watches again) rather than leaving it silent. Events wait in a
+// bounded queue (Options.WatchBuffer); a consumer that lets it fill is
+// dropped with store.ErrWatchLagged.
 func watch[T any](s *Store, ctx context.Context, prefix string, rev int64,
 	decode func(value []byte, modRevision int64) (T, error), fromKey func(key string) T,
 ) (<-chan store.Event[T], func() error) {
+	sub := fanout.New[T](ctx, s.buffer)
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	stop := context.AfterFunc(s.ctx, cancel)
-	out := make(chan store.Event[T], 16)
-	var (
-		mu   sync.Mutex
-		werr error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if werr == nil {
-			werr = err
-		}
-	}
+	stop := context.AfterFunc(s.ctx, func() {
+		sub.Fail(store.ErrClosed)
+		cancel()
+	})
 	wch := s.c.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV())
-	s.wg.Add(1)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		sub.Run()
+		cancel() // the consumer is gone: stop the etcd watch too
+	}()
 	go func() {
 		defer s.wg.Done()
 		defer stop()
 		defer cancel()
-		defer close(out)
-		defer func() {
-			switch {
-			case s.closed.Load():
-				fail(store.ErrClosed)
-			case ctx.Err() != nil:
-				fail(ctx.Err())
-			default:
-				fail(fmt.Errorf("etcdstore: watch of %s ended", prefix))
-			}
-		}()
 		for resp := range wch {
 			if err := resp.Err(); err != nil {
-				if resp.CompactRevision != 0 {
-					fail(fmt.Errorf("%w: history compacted at revision %d", store.ErrWatchLagged, resp.CompactRevision))
-				} else if !s.closed.Load() && ctx.Err() == nil {
-					fail(fmt.Errorf("etcdstore: watch: %w", err))
+				switch {
+				case resp.CompactRevision != 0:
+					sub.Fail(fmt.Errorf("%w: history compacted at revision %d", store.ErrWatchLagged, resp.CompactRevision))
+				case s.closed.Load():
+					sub.Fail(store.ErrClosed)
+				case ctx.Err() != nil:
+					sub.Fail(ctx.Err())
+				default:
+					sub.Fail(fmt.Errorf("etcdstore: watch: %w", err))
 				}
 				return
 			}
 			for _, ev := range resp.Events {
 				e, err := convert(ev, decode, fromKey)
 				if err != nil {
-					fail(err)
+					sub.Fail(err)
 					return
 				}
-				select {
-				case out <- e:
-				case <-wctx.Done():
+				if !sub.Push(e) {
 					return
 				}
 			}
 		}
+		switch {
+		case s.closed.Load():
+			sub.Fail(store.ErrClosed)
+		case ctx.Err() != nil:
+			sub.Fail(ctx.Err())
+		default:
+			sub.Fail(fmt.Errorf("etcdstore: watch of %s ended", prefix))
+		}
 	}()
-	return out, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return werr
-	}
+	return sub.Events(), sub.Err
 }
 
 func convert[T any](ev *clientv3.Event, decode func([]byte, int64) (T, error), fromKey func(string) T) (store.Event[T], error) {

@@ -1,4 +1,9 @@
-package boltstore
+// Package fanout delivers store events to watchers: each watcher has a
+// bounded queue that writers fill without blocking and a goroutine that
+// hands it on in order. A watcher that lets its queue fill up is dropped
+// with store.ErrWatchLagged instead of stalling writers or growing
+// without bound.
+package fanout
 
 import (
 	"context"
@@ -7,12 +12,8 @@ import (
 	"github.com/mip6ha/mip6ha/homeagent/store"
 )
 
-// subscriber delivers the events of one watch in order. Writers push
-// without blocking; a goroutine (run) hands the queue to the watcher. A
-// watcher that lets more than limit events pile up is dropped with
-// store.ErrWatchLagged rather than stalling writers or growing without
-// bound.
-type subscriber[T any] struct {
+// Sub delivers the events of one watch in order.
+type Sub[T any] struct {
 	ctx   context.Context
 	limit int
 	out   chan store.Event[T]
@@ -24,8 +25,10 @@ type subscriber[T any] struct {
 	err   error
 }
 
-func newSubscriber[T any](ctx context.Context, limit int) *subscriber[T] {
-	return &subscriber[T]{
+// New returns a subscription whose watch ends with ctx, holding at most
+// limit undelivered events.
+func New[T any](ctx context.Context, limit int) *Sub[T] {
+	return &Sub[T]{
 		ctx: ctx, limit: limit,
 		out:  make(chan store.Event[T], 16),
 		wake: make(chan struct{}, 1),
@@ -33,8 +36,8 @@ func newSubscriber[T any](ctx context.Context, limit int) *subscriber[T] {
 	}
 }
 
-// push queues ev; it reports false once the subscriber is dead.
-func (s *subscriber[T]) push(ev store.Event[T]) bool {
+// Push queues ev; it reports false once the subscription has ended.
+func (s *Sub[T]) Push(ev store.Event[T]) bool {
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
@@ -42,7 +45,7 @@ func (s *subscriber[T]) push(ev store.Event[T]) bool {
 	}
 	if len(s.queue) >= s.limit {
 		s.mu.Unlock()
-		s.fail(store.ErrWatchLagged)
+		s.Fail(store.ErrWatchLagged)
 		return false
 	}
 	s.queue = append(s.queue, ev)
@@ -54,8 +57,8 @@ func (s *subscriber[T]) push(ev store.Event[T]) bool {
 	return true
 }
 
-// fail ends the subscription with err (the first reason wins).
-func (s *subscriber[T]) fail(err error) {
+// Fail ends the subscription with err (the first reason wins).
+func (s *Sub[T]) Fail(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err == nil {
@@ -65,14 +68,19 @@ func (s *subscriber[T]) fail(err error) {
 	}
 }
 
-func (s *subscriber[T]) errFunc() error {
+// Err returns why the subscription ended, nil while it runs.
+func (s *Sub[T]) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
 }
 
-// run delivers queued events until the subscription ends, then closes out.
-func (s *subscriber[T]) run() {
+// Events returns the channel Run delivers on.
+func (s *Sub[T]) Events() <-chan store.Event[T] { return s.out }
+
+// Run delivers queued events until the subscription ends, then closes
+// the events channel.
+func (s *Sub[T]) Run() {
 	defer close(s.out)
 	for {
 		s.mu.Lock()
@@ -85,7 +93,7 @@ func (s *subscriber[T]) run() {
 			case <-s.kill:
 				return
 			case <-s.ctx.Done():
-				s.fail(s.ctx.Err())
+				s.Fail(s.ctx.Err())
 				return
 			}
 		}
@@ -94,37 +102,42 @@ func (s *subscriber[T]) run() {
 		case <-s.kill:
 			return
 		case <-s.ctx.Done():
-			s.fail(s.ctx.Err())
+			s.Fail(s.ctx.Err())
 			return
 		}
 	}
 }
 
-// watchers is a set of subscribers of one kind of record.
-type watchers[T any] struct {
-	set map[*subscriber[T]]struct{}
+// Set is a set of subscriptions to one kind of record. It is not safe
+// for concurrent use: its owner locks it.
+type Set[T any] struct {
+	set map[*Sub[T]]struct{}
 }
 
-func (w *watchers[T]) add(s *subscriber[T]) {
+// Add adds s.
+func (w *Set[T]) Add(s *Sub[T]) {
 	if w.set == nil {
-		w.set = make(map[*subscriber[T]]struct{})
+		w.set = make(map[*Sub[T]]struct{})
 	}
 	w.set[s] = struct{}{}
 }
 
-func (w *watchers[T]) remove(s *subscriber[T]) { delete(w.set, s) }
+// Remove removes s.
+func (w *Set[T]) Remove(s *Sub[T]) { delete(w.set, s) }
 
-func (w *watchers[T]) publish(ev store.Event[T]) {
+// Publish queues ev to every subscription, dropping those that ended.
+func (w *Set[T]) Publish(ev store.Event[T]) {
 	for s := range w.set {
-		if !s.push(ev) {
+		if !s.Push(ev) {
 			delete(w.set, s)
 		}
 	}
 }
 
-func (w *watchers[T]) failAll(err error) {
+// FailAll ends every subscription with err and empties the set.
+func (w *Set[T]) FailAll(err error) {
 	for s := range w.set {
-		s.fail(err)
+		s.Fail(err)
 	}
 	w.set = nil
 }
