@@ -84,6 +84,7 @@ func Run(t *testing.T, c Config) {
 		{"Members", testMembers},
 		{"MemberTTLExpiry", testMemberExpiry},
 		{"MemberLeave", testMemberLeave},
+		{"MemberRejoinReplaces", testMemberRejoin},
 		{"RandomOperationsMatchReferenceModel", testRandomOperations},
 		{"ContextCanceled", testContextCanceled},
 		{"Closed", testClosed},

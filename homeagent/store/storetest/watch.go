@@ -375,3 +375,39 @@ func testClosed(t *testing.T, c Config) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// testMemberRejoin: joining again with the same ID (a restarted home
+// agent whose old record has not lapsed yet) replaces the record and ends
+// the old membership.
+func testMemberRejoin(t *testing.T, c Config) {
+	open := c.Fresh(t)
+	old, restarted := open(t), open(t)
+	r1, err := old.Join(ctx(t, c), store.Member{ID: ha1, Load: 5}, c.ttl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := restarted.Join(ctx(t, c), store.Member{ID: ha1, Load: 0, Healthy: true}, c.ttl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r1.Done():
+	case <-time.After(c.timeout()):
+		t.Fatal("replaced membership not ended")
+	}
+	if err := r1.Update(ctx(t, c), store.Member{ID: ha1, Load: 9}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Update through the replaced membership: %v", err)
+	}
+	m, err := old.Member(ctx(t, c), ha1)
+	if err != nil || m.Load != 0 || !m.Healthy {
+		t.Fatalf("Member(%s) = %+v, %v; want the new record", ha1, m, err)
+	}
+	select {
+	case <-r2.Done():
+		t.Fatal("new membership ended")
+	default:
+	}
+	if err := r2.Update(ctx(t, c), store.Member{ID: ha1, Load: 1, Healthy: true}); err != nil {
+		t.Fatal(err)
+	}
+}
