@@ -330,8 +330,12 @@ func TestPairRekey(t *testing.T) {
 	if err := ha.rt.RekeyChild(ctx, haID, 0); err != nil {
 		t.Fatal(err)
 	}
-	haRk := waitFor[ike.ChildRekeyed](t, ctx, ha.events, &haFrom, func(e ike.ChildRekeyed) bool { return e.Old.InSPI != rk.New.OutSPI })
+	// The home agent's CHILD_SA is the one the mobile node's rekey made.
+	haRk := waitFor[ike.ChildRekeyed](t, ctx, ha.events, &haFrom, func(e ike.ChildRekeyed) bool { return e.Old.InSPI == rk.New.OutSPI })
 	waitFor[ike.ChildDown](t, ctx, ha.events, &haFrom, func(e ike.ChildDown) bool { return e.Child.InSPI == haRk.Old.InSPI })
+	// The mobile node answered the rekey (it narrows to its own selectors,
+	// not the home agent's rules).
+	waitFor[ike.ChildRekeyed](t, ctx, mn.events, &mnFrom, func(e ike.ChildRekeyed) bool { return e.New.InSPI == haRk.New.OutSPI })
 	through(t, ctx, mn, ha, hoa, innerAddr, "after the home agent's rekeys")
 	through(t, ctx, ha, mn, innerAddr, hoa, "back after the home agent's rekeys")
 

@@ -396,6 +396,10 @@ func (rt *Runtime) Initiate(ctx context.Context, p Peer) (SAID, error) {
 	var id SAID
 	err = s.call(ctx, func(now time.Time) error {
 		cfg := s.template
+		// The home agent's narrowing and address pool are for peers that
+		// attach to us; in CREATE_CHILD_SA exchanges the gateway starts,
+		// an initiator narrows to its own selectors.
+		cfg.TSPolicy, cfg.Addresses = nil, nil
 		cfg.PeerID = peerID
 		cfg.Request = p.Request
 		cfg.RequireAddress = p.RequireAddress
