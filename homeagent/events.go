@@ -16,9 +16,9 @@ func (s *shard) event(e *entry, ev ike.Event, now time.Time) {
 	log := s.rt.log
 	switch x := ev.(type) {
 	case ike.IKEUp:
-		if s.byInit[e.initKey] == e {
-			delete(s.byInit, e.initKey)
-		}
+		// The SA stays routed by its InitKey until it is gone: a late copy
+		// of its IKE_SA_INIT request must reach it (which drops it), not
+		// the Responder (which would make a stray half-open SA).
 		e.peer = x.PeerID
 		log.Info("IKE SA up", "sa", e.id, "spis", x.SPIs.String(), "peer", x.PeerID.String(), "local_id", x.LocalID.String(),
 			"local", x.Path.Local.String(), "remote", x.Path.Remote.String(), "natt", x.NATT, "suite", x.Suite,
