@@ -81,8 +81,8 @@ type Pluto struct {
 var plutoSeq atomic.Int64
 
 // StartPluto starts pluto inside host h with the configuration o and
-// returns once it is ready: its control socket answers, it listens on its
-// IKE port, every connection of o is loaded and the secrets are read. It
+// returns once it is ready: its control socket answers, it listens on
+// port 500, every connection of o is loaded and the secrets are read. It
 // skips the test if libreswan is not unpacked (test/deps.d/libreswan.sh)
 // or NSS's certutil is missing, and fails it if the configuration is
 // invalid or pluto does not come up.
@@ -159,22 +159,15 @@ func (p *Pluto) args() []string {
 		"--ipsecdir", p.dir,
 		"--dumpdir", p.dir,
 	}
-	if p.opts.Port != 0 {
-		args = append(args, "--ikeport", fmt.Sprint(p.opts.Port))
-	}
-	if p.opts.PortNATT != 0 {
-		args = append(args, "--natikeport", fmt.Sprint(p.opts.PortNATT))
-	}
 	return append(args, p.opts.Args...)
 }
 
-// waitReady waits for the control socket, then for pluto to list its IKE
-// port and every configured connection (pluto loads the connections and
+// waitReady waits for the control socket, then for pluto to list port 500
+// and every configured connection (pluto loads the connections and
 // opens its sockets through an addconn process it starts itself), then
 // has pluto read the secrets once more so that no peer can arrive before
 // they are loaded.
 func (p *Pluto) waitReady(ctx context.Context) error {
-	port := p.Port()
 	err := lab.Poll(ctx, "pluto's control socket, port and connections", func(ctx context.Context) error {
 		if p.proc.Exited() {
 			return lab.Permanent(fmt.Errorf("pluto exited: %w", p.proc.Wait(ctx)))
@@ -191,10 +184,10 @@ func (p *Pluto) waitReady(ctx context.Context) error {
 			return lab.Permanent(err)
 		}
 		if !slices.ContainsFunc(ifs, func(i PlutoInterface) bool {
-			return i.Protocol == "UDP" && i.Addr.Port() == uint16(port) &&
+			return i.Protocol == "UDP" && i.Addr.Port() == plutoPort &&
 				(!p.opts.Listen.IsValid() || i.Addr.Addr() == p.opts.Listen)
 		}) {
-			return fmt.Errorf("not listening on UDP port %d yet (interfaces %v)", port, ifs)
+			return fmt.Errorf("not listening on UDP port %d yet (interfaces %v)", plutoPort, ifs)
 		}
 		conns := ParsePlutoConns(status)
 		for _, c := range p.opts.Conns {
@@ -230,27 +223,14 @@ func (p *Pluto) NSSDir() string { return filepath.Join(p.dir, "nss") }
 // CtlSocket is the path of pluto's control socket, which whack talks to.
 func (p *Pluto) CtlSocket() string { return filepath.Join(p.dir, "pluto.ctl") }
 
-// Port is pluto's IKE port (500 unless PlutoOptions.Port says otherwise).
-func (p *Pluto) Port() int {
-	if p.opts.Port != 0 {
-		return p.opts.Port
-	}
-	return 500
-}
-
-// PortNATT is pluto's NAT-T port (4500 unless PlutoOptions.PortNATT says
-// otherwise).
-func (p *Pluto) PortNATT() int {
-	if p.opts.PortNATT != 0 {
-		return p.opts.PortNATT
-	}
-	return 4500
-}
+// plutoPort is the IKE port pluto 4.10 always listens on (and 4500 for
+// NAT traversal).
+const plutoPort = 500
 
 // Addr is the address pluto listens on (PlutoOptions.Listen, zero when it
-// listens on every address) with its IKE port.
+// listens on every address) with its IKE port, 500.
 func (p *Pluto) Addr() netip.AddrPort {
-	return netip.AddrPortFrom(p.opts.Listen, uint16(p.Port()))
+	return netip.AddrPortFrom(p.opts.Listen, plutoPort)
 }
 
 // Proc is the pluto process.
@@ -356,9 +336,11 @@ func (p *Pluto) WaitState(ctx context.Context, conn string, cond func(PlutoState
 }
 
 // Initiate has pluto set up connection conn (`whack --initiate`) and
-// returns whack's account of the attempt once it succeeded or failed:
-// pluto's CHILD_SAs fail on the lab kernel, so expect an error after the
-// IKE SA is up; look at States for the IKE SA.
+// returns whack's account of the attempt once pluto has finished it (or,
+// with keyingtries > 1, its first try), with an error when whack reports
+// a failure. An IKE SA whose CHILD_SA the peer refuses counts as set up;
+// a CHILD_SA that pluto cannot install (no ESP in the lab kernel) may
+// not: look at States for the IKE SA.
 func (p *Pluto) Initiate(ctx context.Context, conn string) (string, error) {
 	return p.Whack(ctx, "--name", conn, "--initiate")
 }

@@ -9,18 +9,22 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // PlutoOptions configures a pluto started by StartPluto: the config setup
 // section of its ipsec.conf, its connections, its pre-shared keys and its
 // command line. The zero value is a pluto that listens on every address
-// of its host on ports 500 and 4500, with no connection and no redirect.
+// of its host, with no connection and no redirect.
+//
+// pluto 4.10 always listens on UDP ports 500 and 4500 (it has no option to
+// move them; each lab host has its own network namespace, so they are
+// never taken). A connection can add a port of its own with
+// Extra{"leftikeport": "1500"}.
 type PlutoOptions struct {
 	// Listen is the one address pluto listens on (config setup listen=);
 	// zero means every address of the host.
 	Listen netip.Addr
-	// Port and PortNATT replace 500 and 4500 (--ikeport, --natikeport).
-	Port, PortNATT int
 	// GlobalRedirect is config setup global-redirect=: "yes" answers
 	// every IKE_SA_INIT request with REDIRECT (RFC 5685 section 4.2),
 	// "auto" does so only in DDoS mode, "no" never. Empty means "yes"
@@ -275,14 +279,17 @@ func (c PlutoConn) render(o PlutoOptions, kv func(key, value string) error) erro
 // plutoValue returns v as an ipsec.conf value: as is, or in double quotes
 // if it holds white space.
 func plutoValue(v string) (string, error) {
-	if strings.ContainsAny(v, "\"#\n\r\\") {
-		return "", fmt.Errorf("value %q: ipsec.conf cannot hold '\"', '#', '\\' or line breaks", v)
+	if strings.ContainsAny(v, "\"#\\") || strings.ContainsFunc(v, isControl) {
+		return "", fmt.Errorf("value %q: ipsec.conf cannot hold '\"', '#', '\\', line breaks or other control characters", v)
 	}
-	if strings.ContainsAny(v, " \t") {
+	if strings.ContainsFunc(v, unicode.IsSpace) {
 		return `"` + v + `"`, nil
 	}
 	return v, nil
 }
+
+// isControl reports control characters other than the tab.
+func isControl(r rune) bool { return r != '\t' && unicode.IsControl(r) }
 
 // checkPlutoID refuses identities pluto would misread: a bare host name
 // (resolved in the DNS) or one with characters that end a setting.
@@ -290,7 +297,10 @@ func checkPlutoID(id string) error {
 	if id == "" {
 		return nil
 	}
-	if strings.ContainsAny(id, " \t\"#\n\r") && !strings.Contains(id, "=") {
+	if strings.ContainsFunc(id, unicode.IsControl) {
+		return fmt.Errorf("identity %q: control characters", id)
+	}
+	if (strings.ContainsAny(id, "\"#") || strings.ContainsFunc(id, unicode.IsSpace)) && !strings.Contains(id, "=") {
 		return fmt.Errorf("identity %q: white space or quotes outside a DN", id)
 	}
 	if _, err := netip.ParseAddr(id); err != nil && plutoBareName.MatchString(id) {
@@ -305,8 +315,9 @@ func (s PlutoSecret) render() (string, error) {
 	}
 	var b strings.Builder
 	for _, id := range s.IDs {
-		if id == "" || strings.ContainsAny(id, " \t\"#\n\r") {
-			return "", fmt.Errorf("identity %q in ipsec.secrets", id)
+		// ": " ends the list of identities.
+		if id == "" || strings.ContainsAny(id, "\"#") || strings.HasSuffix(id, ":") || strings.ContainsFunc(id, unicode.IsSpace) {
+			return "", fmt.Errorf("identity %q in ipsec.secrets: empty, ending in ':', or with white space, '\"' or '#'", id)
 		}
 		if err := checkPlutoID(id); err != nil {
 			return "", err
