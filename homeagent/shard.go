@@ -240,7 +240,11 @@ func (s *shard) receive(m inboundMsg) {
 	}()
 	now := time.Now()
 	s.logMessage("IKE message received", m.dg)
-	spi, _ := ike.LocalSPI(m.dg.Payload)
+	spi, ok := ike.LocalSPI(m.dg.Payload)
+	if !ok {
+		s.rt.unroutable.Add(1)
+		return
+	}
 	if spi != 0 {
 		e := s.bySPI[spi]
 		if e == nil {

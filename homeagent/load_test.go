@@ -1,0 +1,102 @@
+package homeagent
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/mip6ha/mip6ha/ike"
+)
+
+// TestPairInitialContact: a mobile node that attaches again with
+// INITIAL_CONTACT (RFC 7296 §2.4) makes the home agent close its older IKE
+// SA; the node keeps its home address.
+func TestPairInitialContact(t *testing.T) {
+	ctx := testContext(t)
+	ha, mn, first, hoa := pair(t, ctx)
+	ikePort, nattPort := ha.rt.Ports()
+	haFrom, mnFrom := ha.events.len(), mn.events.len()
+	second, err := mn.rt.Initiate(ctx, Peer{Remote: netip.AddrPortFrom(netip.IPv6Loopback(), ikePort), NATTPort: nattPort,
+		ID: "ha.example", Request: ike.CPRequest{IPv6: true}, RemoteTS: []netip.Prefix{innerNet}, InitialContact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := waitFor[ike.IKEDown](t, ctx, ha.events, &haFrom, nil)
+	if closed.Reason != ike.DownClosed {
+		t.Errorf("home agent's older SA ended with %v, want closed", closed.Reason)
+	}
+	got := waitFor[ike.AddressAssigned](t, ctx, mn.events, &mnFrom, func(e ike.AddressAssigned) bool { return e.ToUs })
+	if got.Assignment.IPv6.Addr() != hoa {
+		t.Errorf("second attach got %v, want %v again", got.Assignment.IPv6, hoa)
+	}
+	waitFor[ike.ChildUp](t, ctx, mn.events, &mnFrom, nil)
+	sas, err := ha.rt.SAs(ctx)
+	if err != nil || len(sas) != 1 || sas[0].State != ike.StateEstablished {
+		t.Fatalf("home agent SAs %+v (%v): want only the new one", sas, err)
+	}
+	// The home agent closed the old SA silently; the node deletes it.
+	if err := mn.rt.Delete(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	through(t, ctx, mn, ha, hoa, innerAddr, "on the second IKE SA")
+	through(t, ctx, ha, mn, innerAddr, hoa, "back on the second IKE SA")
+	if pool := ha.rt.pool.(*MemoryPool); pool != nil {
+		if addr, active := pool.Lookup(ike.FQDN("mn.example"), 6); addr != hoa || !active {
+			t.Errorf("pool: %v active=%v", addr, active)
+		}
+	}
+	_ = second
+}
+
+// TestCookiesUnderLoad: with half-open IKE SAs at the threshold, the home
+// agent answers new IKE_SA_INIT requests with a COOKIE (RFC 7296 §2.6);
+// an initiator that returns it still gets its IKE SA.
+func TestCookiesUnderLoad(t *testing.T) {
+	ctx := testContext(t)
+	cfg := haConfig()
+	cfg.CookieThreshold = 1
+	ha := startNode(t, cfg, Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ikePort, nattPort := ha.rt.Ports()
+	haAddr := netip.AddrPortFrom(netip.IPv6Loopback(), ikePort)
+
+	// A client that sends IKE_SA_INIT and never comes back leaves an IKE
+	// SA half-open.
+	lone, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lone.Close()
+	local := lone.LocalAddr().(*net.UDPAddr).AddrPort()
+	init, err := ike.NewInitiator(&ike.Config{Credentials: &Credentials{Self: ike.LocalCredential{ID: ike.FQDN("lone.example")}}},
+		ike.Path{Local: local, Remote: haAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := init.Initiate(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	req := init.Ready().Datagrams[0]
+	if _, err := lone.WriteToUDPAddrPort(req.Payload, haAddr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	lone.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := lone.ReadFromUDPAddrPort(buf); err != nil {
+		t.Fatalf("no IKE_SA_INIT response: %v", err)
+	}
+	if h := ha.rt.Stats().HalfOpen; h != 1 {
+		t.Fatalf("half-open IKE SAs %d, want 1", h)
+	}
+
+	mn := startNode(t, mnConfig(), Options{PSKs: []PSK{{Identity: "*", Secret: []byte(testPSK)}}})
+	if _, err := mn.rt.Initiate(ctx, Peer{Remote: haAddr, NATTPort: nattPort, Request: ike.CPRequest{IPv6: true},
+		RemoteTS: []netip.Prefix{innerNet}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor[ike.ChildUp](t, ctx, mn.events, new(int), nil)
+	st := ha.rt.Stats()
+	if st.Responder[ike.AnsweredCookie] != 1 || st.Responder[ike.Created] != 2 {
+		t.Errorf("responder outcomes %v: want one COOKIE, then the SA", st.Responder)
+	}
+}
