@@ -72,9 +72,16 @@
 //
 // Errors wrap one sentinel (ErrNotFound, ErrConflict, ErrState,
 // ErrOwnedElsewhere, ErrOwnerAlive, ErrPoolExhausted, ErrAddressInUse,
-// ErrInvalid, ErrCorrupt, ErrWatchLagged, ErrClosed) or the context's
-// error. The runtime maps them to the wire: ErrPoolExhausted to
-// INTERNAL_ADDRESS_FAILURE (RFC 7296 §3.15.4), ErrOwnedElsewhere to a
-// redirect at IKE_AUTH (RFC 5685 §6) or a transfer, a lost CAS to a new
-// decision on the current record.
+// ErrInvalid, ErrCorrupt, ErrWatchLagged, ErrClosed, ErrUnavailable; see
+// Sentinel) or the context's error. The runtime maps them to the wire:
+// ErrPoolExhausted to INTERNAL_ADDRESS_FAILURE (RFC 7296 §3.15.4),
+// ErrOwnedElsewhere to a redirect at IKE_AUTH (RFC 5685 §6) or a
+// transfer, a lost CAS to a new decision on the current record, and
+// ErrUnavailable (the outcome of a write unknown) to a read before any
+// retry.
+//
+// # Tracing
+//
+// storetrace.Wrap adds an OpenTelemetry span to every call and carries a
+// move's trace context through the lease record (Lease.TraceContext).
 package store

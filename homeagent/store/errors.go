@@ -7,8 +7,9 @@ import (
 )
 
 // Sentinel errors. Every error a Store returns wraps exactly one of them
-// (test with errors.Is), usually inside a *LeaseError that carries the record
-// as the store saw it, or wraps a context error when the call's context ended.
+// (test with errors.Is, or ask Sentinel), often inside a *LeaseError that
+// carries the record as the store saw it; or it is the context's error
+// when the call's context ended before the call was made.
 var (
 	// ErrNotFound: no lease for the address or identity, no such member.
 	ErrNotFound = errors.New("store: not found")
@@ -44,7 +45,27 @@ var (
 	ErrWatchLagged = errors.New("store: watch fell behind")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrUnavailable: the backend failed (etcd unreachable or without a
+	// leader, a disk error). A write may or may not have been applied:
+	// read the record again before deciding.
+	ErrUnavailable = errors.New("store: backend unavailable")
 )
+
+// sentinels lists every sentinel, for Sentinel.
+var sentinels = []error{
+	ErrNotFound, ErrConflict, ErrState, ErrOwnedElsewhere, ErrOwnerAlive, ErrPoolExhausted,
+	ErrAddressInUse, ErrInvalid, ErrCorrupt, ErrWatchLagged, ErrClosed, ErrUnavailable,
+}
+
+// Sentinel returns the sentinel of this package that err wraps, or nil.
+func Sentinel(err error) error {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	return nil
+}
 
 // LeaseError is the error of a lease operation. It wraps one of the
 // sentinels and carries the lease as the store read it, so that a caller

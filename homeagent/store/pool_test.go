@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -132,6 +133,16 @@ func TestFamilyOf(t *testing.T) {
 	}
 	if store.FamilyOf(netip.Addr{}) != 0 {
 		t.Error("invalid address has a family")
+	}
+}
+
+func TestSentinel(t *testing.T) {
+	wrapped := fmt.Errorf("outer: %w", store.Errorf("acquire", netip.Addr{}, store.Lease{}, store.ErrPoolExhausted, "full"))
+	if store.Sentinel(wrapped) != store.ErrPoolExhausted {
+		t.Fatalf("Sentinel(%v) = %v", wrapped, store.Sentinel(wrapped))
+	}
+	if store.Sentinel(errors.New("other")) != nil || store.Sentinel(nil) != nil {
+		t.Fatal("Sentinel of a foreign error is not nil")
 	}
 }
 

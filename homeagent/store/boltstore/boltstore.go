@@ -332,7 +332,7 @@ func (s *Store) commit(batch []*request) {
 			t = txn{tx: tx, rev: s.rev}
 			for i, r := range batch {
 				before := t.writes
-				r.err = r.fn(&t)
+				r.err = mapErr(r.fn(&t))
 				if r.err != nil && t.writes != before {
 					spoiled = i
 					return r.err
@@ -385,11 +385,15 @@ func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return mapErr(s.db.View(fn))
 }
 
+// mapErr gives a bbolt error the contract's sentinel.
 func mapErr(err error) error {
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+	switch {
+	case err == nil || store.Sentinel(err) != nil:
+		return err
+	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
 		return store.ErrClosed
 	}
-	return err
+	return fmt.Errorf("%w: bbolt: %w", store.ErrUnavailable, err)
 }
 
 // lease reads the record of hoa; HoA invalid when there is none.

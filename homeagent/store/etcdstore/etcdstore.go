@@ -216,8 +216,10 @@ func (s *Store) mapErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	case errors.Is(err, context.Canceled) && s.ctx.Err() != nil:
 		return store.ErrClosed
+	case store.Sentinel(err) != nil:
+		return err
 	}
-	return fmt.Errorf("etcdstore: %w", err)
+	return fmt.Errorf("%w: etcd: %w", store.ErrUnavailable, err)
 }
 
 // decodeLease decodes a lease key-value; the revision is the key's.

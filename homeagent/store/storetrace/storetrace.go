@@ -84,7 +84,8 @@ var sentinels = []struct {
 	{store.ErrOwnedElsewhere, "owned_elsewhere"}, {store.ErrOwnerAlive, "owner_alive"},
 	{store.ErrPoolExhausted, "pool_exhausted"}, {store.ErrAddressInUse, "address_in_use"},
 	{store.ErrInvalid, "invalid"}, {store.ErrCorrupt, "corrupt"}, {store.ErrWatchLagged, "watch_lagged"},
-	{store.ErrClosed, "closed"}, {context.Canceled, "canceled"}, {context.DeadlineExceeded, "deadline"},
+	{store.ErrClosed, "closed"}, {store.ErrUnavailable, "unavailable"},
+	{context.Canceled, "canceled"}, {context.DeadlineExceeded, "deadline"},
 }
 
 // end ends span with the outcome of a lease operation.
