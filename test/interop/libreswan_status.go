@@ -31,10 +31,14 @@ type PlutoState struct {
 	Detail string
 }
 
-// Pluto state names of an IKEv2 SA that the tests wait for.
+// Names of pluto's IKEv2 states that tests wait for. (A CHILD_SA would
+// reach STATE_V2_ESTABLISHED_CHILD_SA, but pluto cannot install one on the
+// lab kernel.)
 const (
-	PlutoStateIKEEstablished   = "STATE_V2_ESTABLISHED_IKE_SA"
-	PlutoStateChildEstablished = "STATE_V2_ESTABLISHED_CHILD_SA"
+	// PlutoStateIKEInit: an initiator has sent IKE_SA_INIT and waits.
+	PlutoStateIKEInit = "STATE_V2_PARENT_I1"
+	// PlutoStateIKEEstablished: an IKE SA is up, on either side.
+	PlutoStateIKEEstablished = "STATE_V2_ESTABLISHED_IKE_SA"
 )
 
 // String formats the state as whack lists it, without the detail.

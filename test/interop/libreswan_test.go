@@ -61,7 +61,7 @@ func TestParsePlutoStates(t *testing.T) {
 	want := []PlutoState{
 		{Serial: 1, Conn: "mn", Instance: "[1]", Peer: "2001:db8:2::100:4500", Name: PlutoStateIKEEstablished,
 			Detail: "(established IKE SA); REKEY in 28529s; REPLACE in 28799s; newest; idle;"},
-		{Serial: 4, Conn: "ha", Peer: ":500", Name: "STATE_V2_PARENT_I1",
+		{Serial: 4, Conn: "ha", Peer: ":500", Name: PlutoStateIKEInit,
 			Detail: "(sent IKE_SA_INIT request); RETRANSMIT in 0s; idle;"},
 	}
 	if !slices.Equal(states, want) {
@@ -444,7 +444,8 @@ func TestLibreswanRootFromCache(t *testing.T) {
 
 // TestPluto starts pluto in a lab host and drives it with whack:
 // readiness, interfaces (one connection adds a port of its own),
-// connections, run-time redirect settings, errors, and a clean stop. The bind mount of /usr/libexec stays
+// connections, run-time redirect settings, an initiation towards a host
+// where no IKE daemon answers, errors, and a clean stop. The bind mount of /usr/libexec stays
 // inside pluto's mount namespace.
 func TestPluto(t *testing.T) {
 	l := lab.New(t)
@@ -458,6 +459,7 @@ func TestPluto(t *testing.T) {
 		Conns: []PlutoConn{
 			{Name: "mn", LocalID: "@ha.example", RemoteID: "@mn.example", Extra: map[string]string{"leftikeport": "1500"}},
 			{Name: "spare", LocalID: "@ha.example", RemoteID: "@other.example", Auto: "ignore"},
+			{Name: "probe", Remote: "2001:db8:9::2", LocalID: "@ha.example", RemoteID: "@b.example"},
 		},
 		Secrets: []PlutoSecret{{IDs: []string{"@ha.example", "@mn.example"}, Secret: "k"}},
 	})
@@ -485,8 +487,8 @@ func TestPluto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if conns := ParsePlutoConns(status); !slices.Equal(conns, []string{"mn"}) {
-		t.Errorf("connections %q, want mn (spare is auto=ignore)", conns)
+	if conns := ParsePlutoConns(status); !slices.Equal(conns, []string{"mn", "probe"}) {
+		t.Errorf("connections %q, want mn and probe (spare is auto=ignore)", conns)
 	}
 	if !strings.Contains(status, "global-redirect=no, global-redirect-to=<unset>") {
 		t.Error("global redirect is on at start")
@@ -512,6 +514,19 @@ func TestPluto(t *testing.T) {
 	}
 	if states, err := p.States(ctx); err != nil || len(states) != 0 {
 		t.Errorf("states %v (%v), want none", states, err)
+	}
+	// b runs no IKE daemon: the initiator keeps waiting for an answer.
+	if err := p.InitiateAsync(ctx, "probe"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.WaitState(ctx, "probe", func(s PlutoState) bool { return s.Name == PlutoStateIKEInit }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Terminate(ctx, "probe"); err != nil {
+		t.Fatal(err)
+	}
+	if states, err := p.States(ctx); err != nil || len(states) != 0 {
+		t.Errorf("states %v (%v) after Terminate, want none", states, err)
 	}
 	if _, err := p.Initiate(ctx, "nosuch"); !errors.Is(err, ErrWhack) {
 		t.Errorf("initiating an unknown connection: %v, want ErrWhack", err)
