@@ -53,7 +53,9 @@ type Leases interface {
 	//     one. None left: ErrPoolExhausted.
 	//
 	// Allocation is race-free: concurrent Acquires, from one client or
-	// many, never hand out one address twice.
+	// many, never hand out one address twice. A backend that keeps losing
+	// allocation races (etcd under heavy contention) gives up with
+	// ErrConflict; the caller may try again.
 	Acquire(ctx context.Context, req AcquireRequest) (Lease, error)
 
 	// Lease returns the lease of hoa, or ErrNotFound.
