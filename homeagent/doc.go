@@ -1,4 +1,53 @@
 // Package homeagent is the home agent service: the runtime that owns sockets,
 // goroutines and timers and drives the ike and mip6 state machines, the lease
 // store, the dataplane, the admin API and telemetry.
+//
+// # The IKE runtime
+//
+// Runtime drives IKE SAs (package ike, sans-I/O) over the user-space
+// dataplane (homeagent/dataplane: UDP 500/4500, ESP in UDP, TUN). It serves
+// as the responder of a home agent and initiates IKE SAs for the mobile node
+// client (test/mnclient), both through one API:
+//
+//	rt, err := homeagent.New(cfg, homeagent.Options{Logger: log})
+//	go rt.Run(ctx)                       // until ctx ends: then deletes every SA
+//	id, err := rt.Initiate(ctx, homeagent.Peer{Remote: ha, Request: ike.CPRequest{IPv6: true}})
+//	err = rt.RekeyChild(ctx, id, 0)      // RekeyIKE, Delete, DeleteChild, CheckLiveness, SAs, Stats
+//
+// Config holds the operator's settings (one key per field, the flags of
+// cmd/homeagent, RegisterFlags); Options the wiring (logger, device, address
+// pool, credentials, an event Observer).
+//
+// # Shards
+//
+// IKE SAs live in shards: one goroutine each, which owns its SAs without
+// locks. Every local IKE SPI carries its shard (SPI mod number of shards,
+// chosen by the shard's ike.SPIAllocator), so the socket goroutines hand a
+// received message to its shard by its SPI alone; a first IKE_SA_INIT
+// request (our SPI still zero) goes to the shard of a hash of the
+// initiator's SPI, which also receives its retransmissions and its retry
+// with a COOKIE. Each shard has its own ike.Responder (the first-packet
+// path), so the SAs it creates, and the IKE SAs they rekey into, keep SPIs
+// of the shard; the shards' half-open counts are summed for the COOKIE
+// threshold, and a shard whose inbox is half full demands COOKIEs too.
+// Inboxes are bounded: a full one drops the message and counts it. Each
+// shard arms one timer, for the earliest deadline of its SAs. Commands
+// (Initiate, rekeys, deletes, the dataplane's sequence-number rekey
+// requests, INITIAL_CONTACT closes from other shards) reach a shard through
+// a mailbox that never blocks and never drops.
+//
+// After every input the shard carries out the SA's ike.Ready in the order
+// the engine prescribes: CHILD_SA operations first (each half becomes a
+// dataplane.SA; an outbound SA also routes its remote selectors into the
+// TUN device), then events (routing of new and retired SPIs, addresses given
+// back to the AddressPool, log lines, the Observer), then the datagrams,
+// written in one batch per wake-up.
+//
+// # Shutdown
+//
+// When Run's context ends, every shard deletes its established IKE SAs
+// (telling the peers), closes the others, and waits up to
+// Config.ShutdownTimeout for the answers before closing what is left; then
+// the dataplane stops, which closes the sockets and the TUN device. Run
+// returns after every goroutine it started has ended.
 package homeagent

@@ -53,7 +53,7 @@ func FuzzShardReceive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, natt bool) {
 		at := time.Now()
 		buf := append([]byte(nil), payload...)
-		s.receive(inboundMsg{dg: ike.Datagram{Local: haAddr, Remote: local, NATT: natt, Payload: buf}, at: at})
+		s.receive(inboundMsg{dg: ike.Datagram{Local: haAddr, Remote: local, NATT: natt, Payload: buf}})
 		for _, d := range s.out {
 			if !d.Remote.IsValid() || len(d.Payload) == 0 {
 				t.Fatalf("queued datagram %+v", d)

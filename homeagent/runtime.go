@@ -166,19 +166,19 @@ type Runtime struct {
 	unroutable      atomic.Uint64
 	childOpFailures atomic.Uint64
 	running         atomic.Bool
-	stopped         chan struct{}
-	stopOnce        sync.Once
 }
 
 // New builds a runtime from cfg: it checks the settings, loads the
 // credentials, creates the TUN device (unless opts gives a Device) and binds
-// the sockets. Run starts it.
+// the sockets. Run starts it and, when it returns, has released all of
+// this; a runtime that is not to serve after all is released by Run with a
+// cancelled context.
 func New(cfg Config, opts Options) (*Runtime, error) {
 	set, err := cfg.parse()
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{set: set, opts: opts, log: opts.Logger, stopped: make(chan struct{})}
+	rt := &Runtime{set: set, opts: opts, log: opts.Logger}
 	if rt.log == nil {
 		rt.log = slog.New(slog.DiscardHandler)
 	}
@@ -301,7 +301,6 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if !rt.running.CompareAndSwap(false, true) {
 		return errors.New("homeagent: Run called twice")
 	}
-	defer rt.stopOnce.Do(func() { close(rt.stopped) })
 	defer rt.closeKeyLog()
 	dpCtx, stopDataplane := context.WithCancel(context.Background())
 	defer stopDataplane()
@@ -340,7 +339,6 @@ func (rt *Runtime) Run(ctx context.Context) error {
 // hash of the initiator's SPI, so that its retransmissions and its retry
 // with a COOKIE reach the same shard. A full inbox drops the datagram.
 func (rt *Runtime) dispatch(batch []dataplane.Datagram) {
-	now := time.Now()
 	for _, d := range batch {
 		spi, ok := ike.LocalSPI(d.Payload)
 		if !ok {
@@ -353,7 +351,7 @@ func (rt *Runtime) dispatch(batch []dataplane.Datagram) {
 		} else {
 			s = rt.shards[mix(spiI(d.Payload))%uint64(len(rt.shards))]
 		}
-		s.enqueue(ike.Datagram{Local: d.Local, Remote: d.Remote, NATT: d.Local.Port() == rt.nattPort, Payload: d.Payload}, now)
+		s.enqueue(ike.Datagram{Local: d.Local, Remote: d.Remote, NATT: d.Local.Port() == rt.nattPort, Payload: d.Payload})
 	}
 }
 
@@ -580,8 +578,8 @@ func randomUint64() (uint64, error) {
 	return spiI(b[:]), nil
 }
 
-// exchangeName names the exchange of an IKE message for debug logs.
-func exchangeName(msg []byte) (wire.Header, bool) {
+// parseHeader parses the header of an IKE message for debug logs.
+func parseHeader(msg []byte) (wire.Header, bool) {
 	h, err := wire.ParseHeader(msg)
 	return h, err == nil
 }

@@ -72,7 +72,6 @@ func (e *entry) info() SAInfo {
 // inboundMsg is a received IKE message waiting in a shard's inbox.
 type inboundMsg struct {
 	dg  ike.Datagram
-	at  time.Time
 	buf *[]byte // pooled storage of dg.Payload
 }
 
@@ -129,7 +128,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b 
 
 // enqueue copies a received IKE datagram into the inbox, or drops it (and
 // counts the drop) when the inbox is full. It runs on a socket goroutine.
-func (s *shard) enqueue(dg ike.Datagram, at time.Time) {
+func (s *shard) enqueue(dg ike.Datagram) {
 	var buf *[]byte
 	if len(dg.Payload) <= 2048 {
 		buf = bufPool.Get().(*[]byte)
@@ -139,7 +138,7 @@ func (s *shard) enqueue(dg ike.Datagram, at time.Time) {
 		dg.Payload = append([]byte(nil), dg.Payload...)
 	}
 	select {
-	case s.inbox <- inboundMsg{dg: dg, at: at, buf: buf}:
+	case s.inbox <- inboundMsg{dg: dg, buf: buf}:
 	default:
 		s.drops.Add(1)
 		if buf != nil {
@@ -400,7 +399,7 @@ func (s *shard) logMessage(what string, d ike.Datagram) {
 	if !s.rt.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	h, ok := exchangeName(d.Payload)
+	h, ok := parseHeader(d.Payload)
 	if !ok {
 		s.rt.log.Debug(what, "remote", d.Remote.String(), "len", len(d.Payload), "malformed", true)
 		return
