@@ -75,7 +75,7 @@ func (c creds) swanAuth(local, remote string, localCert *interop.Cert) (interop.
 }
 
 // writeFile writes content to a file in the lab's scratch directory.
-func writeFile(t *testing.T, l *lab.Lab, name string, content []byte) string {
+func writeFile(t testing.TB, l *lab.Lab, name string, content []byte) string {
 	t.Helper()
 	p := filepath.Join(l.Dir(), name)
 	if err := os.WriteFile(p, content, 0o600); err != nil {
