@@ -2,6 +2,7 @@ package ike
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/mip6ha/mip6ha/test/interop"
 	"github.com/mip6ha/mip6ha/test/interop/vici"
 	"github.com/mip6ha/mip6ha/test/lab"
+	"github.com/mip6ha/mip6ha/test/mnclient"
 )
 
 // BenchmarkIKEResponderCPU measures a responder's CPU per IKE SA with one
@@ -167,4 +169,68 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// BenchmarkIKETunnelThroughput measures one TCP stream (iperf3, 5 s)
+// through a tunnel from the mobile node to innerAddr behind the home agent:
+// our client and home agent (user-space ESP over TUN) against two strongSwan
+// charons with kernel-libipsec, both with AES-GCM-256 ESP in UDP, in the
+// same run on the same machine. Each b.N iteration is one iperf3 run:
+//
+//	go test -run '^$' -bench IKETunnelThroughput -benchtime 1x ./test/ike/
+func BenchmarkIKETunnelThroughput(b *testing.B) {
+	for _, impl := range []string{"mip6ha", "strongswan"} {
+		b.Run("tunnel="+impl, func(b *testing.B) {
+			tp := lab.NewTopology(b, lab.TopologyConfig{HAs: 1})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			haAddr := tp.HAAddrs[0].V6
+			c := pskCreds("throughput psk")
+			var src netip.Addr
+			switch impl {
+			case "mip6ha":
+				startOurHA(b, ctx, tp.HA1, c, "-log-level", "info")
+				mn := startOurMN(b, tp.MN, haAddr, c, "-log-level", "info")
+				src = mn.homeAddress(ctx)
+				mn.wait(ctx, mnclient.EventChildInstalled, 1, nil)
+			default:
+				startSwanHA(b, ctx, tp.HA1, haAddr, c, interop.CharonOptions{})
+				ch := swanToOurHA(b, ctx, tp.MN, haAddr, c, interop.CharonOptions{})
+				sa, err := ch.WaitEstablished(ctx, "home", "home")
+				if err != nil {
+					b.Fatal(err)
+				}
+				src = sa.LocalVIPs[0]
+			}
+			if err := tp.MN.WaitPing(ctx, innerAddr.String(), src.String()); err != nil {
+				b.Fatal(err)
+			}
+			srv := tp.HA1.Start("iperf3", "-s", "-B", innerAddr.String())
+			defer srv.Stop()
+			if err := tp.HA1.WaitListening(ctx, "tcp", 5201); err != nil {
+				b.Fatal(err)
+			}
+			var total float64
+			b.ResetTimer()
+			for range b.N {
+				out, err := tp.MN.Output(ctx, "iperf3", "-c", innerAddr.String(), "-B", src.String(), "-t", "5", "-J")
+				if err != nil {
+					b.Fatal(err)
+				}
+				var r struct {
+					End struct {
+						SumReceived struct {
+							BitsPerSecond float64 `json:"bits_per_second"`
+						} `json:"sum_received"`
+					} `json:"end"`
+				}
+				if err := json.Unmarshal([]byte(out), &r); err != nil {
+					b.Fatalf("iperf3 output: %v\n%s", err, out)
+				}
+				total += r.End.SumReceived.BitsPerSecond
+			}
+			b.StopTimer()
+			b.ReportMetric(total/float64(b.N)/1e6, "Mbit/s")
+		})
+	}
 }

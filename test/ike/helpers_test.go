@@ -42,7 +42,7 @@ const (
 	swanESPProposal = "aes256gcm16"
 )
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
+func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -58,7 +58,7 @@ type creds struct {
 
 func pskCreds(psk string) creds { return creds{psk: psk, haID: haID, mnID: mnID} }
 
-func ecdsaCreds(t *testing.T) creds {
+func ecdsaCreds(t testing.TB) creds {
 	ca := interop.NewCA(t, "mip6ha IKE test CA", interop.ECDSAP256)
 	return creds{ca: ca, ha: ca.Issue(t, haID, interop.ECDSAP256, haID), mn: ca.Issue(t, mnID, interop.ECDSAP256, mnID),
 		haID: haID, mnID: mnID}
@@ -86,7 +86,7 @@ func writeFile(t testing.TB, l *lab.Lab, name string, content []byte) string {
 
 // certFiles writes a certificate, its key and its CA as PEM files and
 // returns the flags that name them.
-func certFiles(t *testing.T, l *lab.Lab, c *interop.Cert) []string {
+func certFiles(t testing.TB, l *lab.Lab, c *interop.Cert) []string {
 	t.Helper()
 	key, err := c.KeyPEM()
 	if err != nil {
@@ -101,7 +101,7 @@ func certFiles(t *testing.T, l *lab.Lab, c *interop.Cert) []string {
 
 // ourHA is our home agent (cmd/homeagent) running in a lab host.
 type ourHA struct {
-	t      *testing.T
+	t      testing.TB
 	host   *lab.Host
 	proc   *lab.Proc
 	keylog string
@@ -109,7 +109,7 @@ type ourHA struct {
 
 // startOurHA runs cmd/homeagent in host with the credentials, assigning
 // inner addresses from ourPrefix and serving innerNet (innerAddr on lo).
-func startOurHA(t *testing.T, ctx context.Context, host *lab.Host, c creds, extra ...string) *ourHA {
+func startOurHA(t testing.TB, ctx context.Context, host *lab.Host, c creds, extra ...string) *ourHA {
 	t.Helper()
 	l := host.Lab()
 	host.Iface("lo").AddAddr(netip.PrefixFrom(innerAddr, 128).String())
@@ -187,13 +187,13 @@ func (ha *ourHA) waitLog(ctx context.Context, msg string, n int, match func(logE
 
 // ourMN is our mobile node client (cmd/mnclient) running in a lab host.
 type ourMN struct {
-	t      *testing.T
+	t      testing.TB
 	proc   *lab.Proc
 	keylog string
 }
 
 // startOurMN runs cmd/mnclient in host, attaching to the gateway at ha.
-func startOurMN(t *testing.T, host *lab.Host, ha netip.Addr, c creds, extra ...string) *ourMN {
+func startOurMN(t testing.TB, host *lab.Host, ha netip.Addr, c creds, extra ...string) *ourMN {
 	t.Helper()
 	l := host.Lab()
 	mn := &ourMN{t: t, keylog: filepath.Join(l.Dir(), host.Name()+"-mn.keys")}
@@ -305,7 +305,7 @@ func (p *pinger) replies() int { return len(pingReply.FindAllString(p.proc.Stdou
 
 // waitReplies waits until n more echo replies than now have come back:
 // proof that traffic flows at this moment.
-func (p *pinger) waitReplies(ctx context.Context, t *testing.T, n int) {
+func (p *pinger) waitReplies(ctx context.Context, t testing.TB, n int) {
 	t.Helper()
 	want := p.replies() + n
 	if err := lab.Poll(ctx, fmt.Sprintf("%d echo replies", want), func(context.Context) error {
@@ -321,7 +321,7 @@ func (p *pinger) waitReplies(ctx context.Context, t *testing.T, n int) {
 // stop ends the ping and returns how many echo requests it sent and how
 // many of those below the last one answered got no reply (the request in
 // flight when the ping stops is not a loss).
-func (p *pinger) stop(t *testing.T) (sent, lost int) {
+func (p *pinger) stop(t testing.TB) (sent, lost int) {
 	t.Helper()
 	_ = p.proc.Stop()
 	out := p.proc.Stdout()

@@ -16,7 +16,7 @@ import (
 // startSwanHA starts charon in host as a home agent for our mobile node:
 // any peer with c's credentials, virtual IPs from swanPool, a CHILD_SA to
 // innerAddr (on the host's lo, reached only through the tunnel).
-func startSwanHA(t *testing.T, ctx context.Context, host *lab.Host, haAddr netip.Addr, c creds, opts interop.CharonOptions) *interop.Charon {
+func startSwanHA(t testing.TB, ctx context.Context, host *lab.Host, haAddr netip.Addr, c creds, opts interop.CharonOptions) *interop.Charon {
 	t.Helper()
 	host.Iface("lo").AddAddr(netip.PrefixFrom(innerAddr, 128).String())
 	ch := interop.StartCharon(t, host, opts)
@@ -53,7 +53,7 @@ func startSwanHA(t *testing.T, ctx context.Context, host *lab.Host, haAddr netip
 // address. mnSeenAs is the mobile node's outer address as the home agent
 // sees it: its own, or its NAT's. It returns strongSwan's SA and the home
 // address.
-func checkOurMNToSwan(t *testing.T, ctx context.Context, mnHost, haHost *lab.Host, ch *interop.Charon, mn *ourMN, haAddr, mnSeenAs netip.Addr) (interop.IKESA, netip.Addr) {
+func checkOurMNToSwan(t testing.TB, ctx context.Context, mnHost, haHost *lab.Host, ch *interop.Charon, mn *ourMN, haAddr, mnSeenAs netip.Addr) (interop.IKESA, netip.Addr) {
 	t.Helper()
 	hoa := mn.homeAddress(ctx)
 	attached := mn.wait(ctx, mnclient.EventAttached, 1, nil)
@@ -105,9 +105,9 @@ func TestIKEInitiatorToStrongSwan(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		creds func(*testing.T) creds
+		creds func(testing.TB) creds
 	}{
-		{"PSK", func(*testing.T) creds { return pskCreds("mip6ha to strongswan psk") }},
+		{"PSK", func(testing.TB) creds { return pskCreds("mip6ha to strongswan psk") }},
 		{"ECDSA", ecdsaCreds},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ func spisString(i, r uint64) string { return fmt.Sprintf("%016x_%016x", i, r) }
 // swanToOurHA starts charon in host as a mobile node that asks our home
 // agent at haAddr for a virtual IPv6 address and a CHILD_SA to innerNet,
 // and initiates.
-func swanToOurHA(t *testing.T, ctx context.Context, host *lab.Host, haAddr netip.Addr, c creds, opts interop.CharonOptions) *interop.Charon {
+func swanToOurHA(t testing.TB, ctx context.Context, host *lab.Host, haAddr netip.Addr, c creds, opts interop.CharonOptions) *interop.Charon {
 	t.Helper()
 	ch := interop.StartCharon(t, host, opts)
 	local, remote, secrets, cas := c.swanAuth(c.mnID, c.haID, c.mn)
@@ -56,7 +56,7 @@ func swanToOurHA(t *testing.T, ctx context.Context, host *lab.Host, haAddr netip
 //
 // mnSeenAs is the mobile node's outer address as the home agent sees it:
 // its own, or its NAT's.
-func checkSwanToOurHA(t *testing.T, ctx context.Context, mnHost *lab.Host, ch *interop.Charon, ha *ourHA, haAddr, mnSeenAs netip.Addr) (interop.IKESA, netip.Addr) {
+func checkSwanToOurHA(t testing.TB, ctx context.Context, mnHost *lab.Host, ch *interop.Charon, ha *ourHA, haAddr, mnSeenAs netip.Addr) (interop.IKESA, netip.Addr) {
 	t.Helper()
 	sa, err := ch.WaitEstablished(ctx, "home", "home")
 	if err != nil {
