@@ -181,6 +181,23 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// spawn runs f on a goroutine that Close waits for, unless the store is
+// closed (then it reports false). Checking and counting under s.mu keeps
+// every Add before Close's Wait.
+func (s *Store) spawn(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}
+
 // Prefix returns the store's key prefix.
 func (s *Store) Prefix() string { return s.prefix }
 

@@ -78,6 +78,14 @@ func (r *membership) Leave(ctx context.Context) error {
 	return nil
 }
 
+// revoke withdraws an etcd lease of a failed Join, best effort, bounded
+// in time even when etcd is unreachable.
+func (s *Store) revoke(ctx context.Context, id clientv3.LeaseID) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s.c.Revoke(rctx, id)
+}
+
 // ttlSeconds rounds a TTL up to whole seconds, at least one.
 func ttlSeconds(ttl time.Duration) int64 {
 	return max(1, int64((ttl+time.Second-1)/time.Second))
@@ -106,7 +114,7 @@ func (s *Store) Join(ctx context.Context, m store.Member, ttl time.Duration) (st
 	r := &membership{s: s, id: m.ID, key: s.memberKey(m.ID), lease: grant.ID, done: make(chan struct{})}
 	put, err := s.c.Put(ctx, r.key, string(v), clientv3.WithLease(grant.ID))
 	if err != nil {
-		s.c.Revoke(context.WithoutCancel(ctx), grant.ID)
+		s.revoke(ctx, grant.ID)
 		return nil, s.mapErr(ctx, err)
 	}
 	// The keep-alive lives as long as the caller's context and the store.
@@ -116,28 +124,26 @@ func (s *Store) Join(ctx context.Context, m store.Member, ttl time.Duration) (st
 	if err != nil {
 		kcancel()
 		stopK()
-		s.c.Revoke(context.WithoutCancel(ctx), grant.ID)
+		s.revoke(ctx, grant.ID)
 		return nil, s.mapErr(ctx, err)
 	}
 	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
-		kcancel()
-		stopK()
-		return nil, store.ErrClosed
-	}
 	s.regs[r] = struct{}{}
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	started := s.spawn(func() {
 		defer stopK()
 		defer kcancel()
 		r.watch(alive, put.Header.Revision, time.Duration(grant.TTL)*time.Second)
 		s.mu.Lock()
 		delete(s.regs, r)
 		s.mu.Unlock()
-	}()
+	})
+	if !started {
+		kcancel()
+		stopK()
+		r.end()
+		return nil, store.ErrClosed
+	}
 	return r, nil
 }
 

@@ -27,14 +27,18 @@ func watch[T any](s *Store, ctx context.Context, prefix string, rev int64,
 		cancel()
 	})
 	wch := s.c.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV())
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
+	deliver := func() {
 		sub.Run()
 		cancel() // the consumer is gone: stop the etcd watch too
-	}()
-	go func() {
-		defer s.wg.Done()
+	}
+	if !s.spawn(deliver) {
+		stop()
+		cancel()
+		sub.Fail(store.ErrClosed)
+		go sub.Run() // closes the events channel at once
+		return sub.Events(), sub.Err
+	}
+	if !s.spawn(func() {
 		defer stop()
 		defer cancel()
 		for resp := range wch {
@@ -70,7 +74,11 @@ func watch[T any](s *Store, ctx context.Context, prefix string, rev int64,
 		default:
 			sub.Fail(fmt.Errorf("etcdstore: watch of %s ended", prefix))
 		}
-	}()
+	}) {
+		stop()
+		cancel()
+		sub.Fail(store.ErrClosed)
+	}
 	return sub.Events(), sub.Err
 }
 
