@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -76,6 +77,14 @@ func JSONLines(w io.Writer) func(Event) {
 	}
 }
 
+// addrPort formats an endpoint, "" when there is none.
+func addrPort(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 func spiHex(spi uint32) string { return fmt.Sprintf("%08x", spi) }
 
 func tsStrings(ts []wire.TrafficSelector) []string {
@@ -93,11 +102,11 @@ func translate(e homeagent.Event) (Event, bool) {
 	switch x := e.IKE.(type) {
 	case ike.IKEUp:
 		ev.Event, ev.SPIs, ev.Peer, ev.NATT, ev.Suite = EventAttached, x.SPIs.String(), x.PeerID.String(), x.NATT, x.Suite
-		ev.Local, ev.Remote = x.Path.Local.String(), x.Path.Remote.String()
+		ev.Local, ev.Remote = addrPort(x.Path.Local), addrPort(x.Path.Remote)
 	case ike.NATDetected:
 		ev.Event, ev.SPIs = EventNATDetected, x.SPIs.String()
 		ev.LocalBehindNAT, ev.PeerBehindNAT, ev.Forced = x.LocalBehindNAT, x.PeerBehindNAT, x.Forced
-		ev.Local, ev.Remote = x.Path.Local.String(), x.Path.Remote.String()
+		ev.Local, ev.Remote = addrPort(x.Path.Local), addrPort(x.Path.Remote)
 	case ike.AddressAssigned:
 		if !x.ToUs {
 			return ev, false
@@ -126,7 +135,7 @@ func translate(e homeagent.Event) (Event, bool) {
 	case ike.IKERekeyed:
 		ev.Event, ev.OldSPIs, ev.SPIs, ev.ByUs = EventIKERekeyed, x.Old.String(), x.New.String(), x.Initiator
 	case ike.PeerMoved:
-		ev.Event, ev.SPIs, ev.Remote = EventPeerMoved, x.SPIs.String(), x.New.Remote.String()
+		ev.Event, ev.SPIs, ev.Remote = EventPeerMoved, x.SPIs.String(), addrPort(x.New.Remote)
 	case ike.IKEDown:
 		ev.Event, ev.SPIs, ev.Reason = EventDetached, x.SPIs.String(), x.Reason.String()
 		if x.Err != nil {
