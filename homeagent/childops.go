@@ -76,6 +76,7 @@ func (s *shard) installOutbound(e *entry, c ike.ChildSA, replaces uint32) error 
 		return err
 	}
 	id, inSPI := e.id, c.InSPI
+	cfg.SoftSeqLimit = s.rt.opts.SoftSeqLimit
 	cfg.OnSoftLimit = func(*dataplane.SA) {
 		// On a packet goroutine: the shard rekeys (RFC 4303 §3.3.3).
 		s.post(func(now time.Time) {

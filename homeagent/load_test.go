@@ -1,6 +1,7 @@
 package homeagent
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -98,5 +99,56 @@ func TestCookiesUnderLoad(t *testing.T) {
 	st := ha.rt.Stats()
 	if st.Responder[ike.AnsweredCookie] != 1 || st.Responder[ike.Created] != 2 {
 		t.Errorf("responder outcomes %v: want one COOKIE, then the SA", st.Responder)
+	}
+}
+
+// TestSequenceLimitRekeys: an outbound CHILD_SA that reaches its soft
+// sequence number limit is rekeyed (RFC 4303 §3.3.3), and traffic goes on
+// over the new one.
+func TestSequenceLimitRekeys(t *testing.T) {
+	ctx := testContext(t)
+	ha := startNode(t, haConfig(), Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	mn := startNode(t, mnConfig(), Options{PSKs: []PSK{{Identity: "*", Secret: []byte(testPSK)}}, SoftSeqLimit: 5})
+	ikePort, nattPort := ha.rt.Ports()
+	if _, err := mn.rt.Initiate(ctx, Peer{Remote: netip.AddrPortFrom(netip.IPv6Loopback(), ikePort), NATTPort: nattPort,
+		Request: ike.CPRequest{IPv6: true}, RemoteTS: []netip.Prefix{innerNet}}); err != nil {
+		t.Fatal(err)
+	}
+	from := 0
+	assigned := waitFor[ike.AddressAssigned](t, ctx, mn.events, &from, func(e ike.AddressAssigned) bool { return e.ToUs })
+	up := waitFor[ike.ChildUp](t, ctx, mn.events, &from, nil)
+	hoa := assigned.Assignment.IPv6.Addr()
+	for i := range 4 {
+		through(t, ctx, mn, ha, hoa, innerAddr, fmt.Sprintf("packet %d", i))
+	}
+	if n := mn.events.len(); n != from {
+		t.Fatalf("events before the limit: %s", mn.events)
+	}
+	through(t, ctx, mn, ha, hoa, innerAddr, "packet at the limit")
+	rk := waitFor[ike.ChildRekeyed](t, ctx, mn.events, &from, nil)
+	if rk.Old.InSPI != up.Child.InSPI {
+		t.Errorf("rekeyed %08x, want the CHILD_SA %08x that hit the limit", rk.Old.InSPI, up.Child.InSPI)
+	}
+	through(t, ctx, mn, ha, hoa, innerAddr, "after the rekey")
+}
+
+// TestInboxDropsWhenFull: a shard's inbox is bounded; what does not fit is
+// dropped and counted, and the queued messages are copies (the sockets'
+// buffers are reused).
+func TestInboxDropsWhenFull(t *testing.T) {
+	rt := &Runtime{}
+	s := &shard{rt: rt, inbox: make(chan inboundMsg, 2)}
+	rt.shards = []*shard{s}
+	payload := []byte("IKE message bytes, 28 octets")
+	for range 5 {
+		s.enqueue(ike.Datagram{Payload: payload})
+	}
+	payload[0] = 'X'
+	if got := s.drops.Load(); got != 3 {
+		t.Errorf("drops %d, want 3", got)
+	}
+	m := <-s.inbox
+	if m.dg.Payload[0] != 'I' {
+		t.Errorf("queued payload aliases the socket buffer: %q", m.dg.Payload)
 	}
 }

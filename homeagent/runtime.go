@@ -72,6 +72,10 @@ type Options struct {
 	// RedirectExtensions makes our initiators announce the project's
 	// private redirect extensions (for our own gateways only).
 	RedirectExtensions bool
+	// SoftSeqLimit is the outbound ESP sequence number at which a CHILD_SA
+	// is rekeyed (RFC 4303 §3.3.3); 0: dataplane.DefaultSoftSeqLimit. Tests
+	// lower it to see the rekey happen.
+	SoftSeqLimit uint32
 }
 
 // SAID names an IKE SA in the runtime for its whole life, across IKE SA
