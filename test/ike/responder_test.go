@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"regexp"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,5 +148,47 @@ func TestIKEStrongSwanInitiatorECDSA(t *testing.T) {
 	sa, _ := checkSwanToOurHA(t, ctx, tp.MN, ch, ha, haAddr, tp.MNAddrs().V6)
 	if sa.RemoteID != haID || sa.LocalID != mnID {
 		t.Errorf("IKE SA %s: identities %s - %s", sa, sa.LocalID, sa.RemoteID)
+	}
+}
+
+// TestIKEHomeAgentDefaults runs `homeagent run` without flags, as the
+// README's first command does: it serves IKE on ports 500 and 4500, says
+// that no peer can authenticate, refuses a peer (no credentials, no
+// built-in key), and stops cleanly on SIGTERM.
+func TestIKEHomeAgentDefaults(t *testing.T) {
+	t.Parallel()
+	tp := lab.NewTopology(t, lab.TopologyConfig{HAs: 1})
+	ctx := ctxFor(t, 60*time.Second)
+	ha := tp.HA1.Start(lab.Binary(t, "./cmd/homeagent"), "run")
+	if _, err := ha.WaitOutput(ctx, regexp.MustCompile(`no credentials configured: no peer can authenticate`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{500, 4500} {
+		if err := tp.HA1.WaitListening(ctx, "udp", port); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := pskCreds("a guess")
+	ch := interop.StartCharon(t, tp.MN, interop.CharonOptions{})
+	local, remote, secrets, _ := c.swanAuth(c.mnID, "%any", nil)
+	if err := ch.Load(ctx, interop.Config{
+		Connections: []interop.Connection{{Name: "home", RemoteAddrs: []string{tp.HAAddrs[0].V6.String()},
+			Proposals: []string{swanIKEProposal}, Encap: true, Local: local, Remote: remote,
+			Children: []interop.Child{{Name: "home", ESPProposals: []string{swanESPProposal}}}}},
+		Secrets: secrets,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Initiate(ctx, "home", "home"); err == nil || !strings.Contains(err.Error(), "AUTHENTICATION_FAILED") {
+		t.Errorf("initiating to a home agent without credentials: %v, want AUTHENTICATION_FAILED", err)
+	}
+	if err := ha.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := ha.Wait(ctx); err != nil {
+		t.Errorf("homeagent exit: %v\n%s", err, ha.Stderr())
+	}
+	if !strings.Contains(ha.Stderr(), "home agent runtime stopped") {
+		t.Errorf("no stop line:\n%s", ha.Stderr())
 	}
 }
