@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"golang.org/x/net/ipv6"
 
+	"github.com/mip6ha/mip6ha/homeagent/dataplane"
 	"github.com/mip6ha/mip6ha/homeagent/homelink"
 	"github.com/mip6ha/mip6ha/test/lab"
 )
@@ -137,6 +139,11 @@ func TestUnsolicitedAdvertisements(t *testing.T) {
 		t.Fatal(err)
 	}
 	nas := advertisements(t, capture)
+	// r never talked to the address: the advertisements update existing
+	// entries only (RFC 4861 §7.2.5).
+	if ll, st := hl.neighbour(t, hoa); ll != "" || st != "" {
+		t.Errorf("r has an entry for %s after the advertisements: %s %s", hoa, ll, st)
+	}
 	if len(nas) != homelink.MaxNeighborAdvertisement {
 		t.Fatalf("%d advertisements, want %d", len(nas), homelink.MaxNeighborAdvertisement)
 	}
@@ -434,11 +441,15 @@ func TestDAD(t *testing.T) {
 	t.Run("address of another node", func(t *testing.T) {
 		duplicate(t, d2.DAD(ctx, routerV6), "Neighbor Advertisement", rmac)
 	})
-	// ha2 defends hoa from here on. Its unsolicited advertisement reaches
+	// ha2 defends hoa and hoa4 from here on. Its unsolicited
+	// advertisement and gratuitous ARP, evidence in their own right, reach
 	// ha1 before ha1's DAD for the unused address ends, so that what ha1's
-	// DAD for hoa finds below is the proxy's answer to it.
-	if err := d2.Defend(ctx, hoa); err != nil {
-		t.Fatal(err)
+	// DADs for hoa and hoa4 find below is the answers to their own
+	// solicitations.
+	for _, a := range []netip.Addr{hoa, hoa4} {
+		if err := d2.Defend(ctx, a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Run("unused address", func(t *testing.T) {
 		start := time.Now()
@@ -486,6 +497,14 @@ func TestDAD(t *testing.T) {
 	})
 	t.Run("IPv4 address of another node", func(t *testing.T) {
 		duplicate(t, d2.DAD(ctx, routerV4), "ARP", rmac)
+	})
+	t.Run("IPv4 address another home agent defends", func(t *testing.T) {
+		// Linux answers ARP probes only for its own addresses, never from
+		// a proxy entry (arp_process): IPv4 DAD does not see a defender.
+		defer d2.Release(ctx, hoa4)
+		if err := d1.DAD(ctx, hoa4); err != nil {
+			t.Errorf("DAD: %v; the kernel now answers probes for proxied addresses, update the documentation", err)
+		}
 	})
 	t.Run("unused IPv4 address", func(t *testing.T) {
 		if err := d2.DAD(ctx, netip.MustParseAddr("198.51.100.99")); err != nil {
@@ -556,5 +575,63 @@ func TestInputErrors(t *testing.T) {
 	}
 	if got := d.List(); len(got) != 0 {
 		t.Errorf("List() = %v after refused Defends", got)
+	}
+}
+
+// TestCloseStopsGoroutines: every goroutine a Defender starts (the
+// listeners for DAD, the advertisement repetitions) has returned when
+// Close returns, even with repetitions and a DAD still running.
+func TestCloseStopsGoroutines(t *testing.T) {
+	hl := newHomeLink(t, 1)
+	ha := hl.agents[0]
+	existing := goleak.IgnoreCurrent()
+	var d *homelink.Defender
+	inNamespace(t, ha.host, func() (err error) {
+		d, err = homelink.New("eth0", "tun0", homelink.Options{IPv4: true})
+		return err
+	})
+	ctx := t.Context()
+	for _, a := range []netip.Addr{hoa, hoa4} {
+		if err := d.Defend(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dad := make(chan error, 1)
+	go func() { dad <- d.DAD(ctx, netip.MustParseAddr("2001:db8:1::99")) }()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-dad; err != nil && !errors.Is(err, homelink.ErrClosed) {
+		t.Errorf("DAD during Close: %v", err)
+	}
+	goleak.VerifyNone(t, existing)
+}
+
+// BenchmarkDefendRelease is the kernel side of one binding on the home
+// link: route, proxy entry and first advertisement, then their removal.
+func BenchmarkDefendRelease(b *testing.B) {
+	b.ReportAllocs()
+	l := lab.New(b)
+	ha, peer := l.Host("ha"), l.Host("peer")
+	l.Link(ha, "eth0", peer, "eth0")
+	var d *homelink.Defender
+	benchInNamespace(b, ha, func() error {
+		tun, err := dataplane.CreateTUN("tun0", 1400)
+		if err != nil {
+			return err
+		}
+		b.Cleanup(func() { tun.Close() })
+		d, err = homelink.New("eth0", "tun0", homelink.Options{Advertisements: 1})
+		return err
+	})
+	b.Cleanup(func() { d.Close() })
+	ctx := context.Background()
+	for b.Loop() {
+		if err := d.Defend(ctx, hoa); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Release(ctx, hoa); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

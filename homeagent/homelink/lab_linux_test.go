@@ -130,6 +130,11 @@ func (a *agent) defender(t *testing.T, opt homelink.Options) *homelink.Defender 
 // to the host. The thread is switched back, or discarded if it cannot be.
 func inNamespace(t *testing.T, h *lab.Host, f func() error) {
 	t.Helper()
+	benchInNamespace(t, h, f)
+}
+
+func benchInNamespace(t testing.TB, h *lab.Host, f func() error) {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
