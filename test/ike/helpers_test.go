@@ -58,10 +58,14 @@ type creds struct {
 
 func pskCreds(psk string) creds { return creds{psk: psk, haID: haID, mnID: mnID} }
 
-func ecdsaCreds(t testing.TB) creds {
-	ca := interop.NewCA(t, "mip6ha IKE test CA", interop.ECDSAP256)
-	return creds{ca: ca, ha: ca.Issue(t, haID, interop.ECDSAP256, haID), mn: ca.Issue(t, mnID, interop.ECDSAP256, mnID),
-		haID: haID, mnID: mnID}
+func ecdsaCreds(t testing.TB) creds { return certCreds(t, interop.ECDSAP256) }
+
+func rsaCreds(t testing.TB) creds { return certCreds(t, interop.RSA2048) }
+
+// certCreds issues certificates of key type kt to both sides from a test CA.
+func certCreds(t testing.TB, kt interop.KeyType) creds {
+	ca := interop.NewCA(t, "mip6ha IKE test CA", kt)
+	return creds{ca: ca, ha: ca.Issue(t, haID, kt, haID), mn: ca.Issue(t, mnID, kt, mnID), haID: haID, mnID: mnID}
 }
 
 // swanAuth returns strongSwan's local and remote auth sections and the

@@ -97,7 +97,7 @@ func checkOurMNToSwan(t testing.TB, ctx context.Context, mnHost, haHost *lab.Hos
 }
 
 // TestIKEInitiatorToStrongSwan: our mobile node client initiates to a
-// strongSwan home agent, with a pre-shared key and with ECDSA
+// strongSwan home agent, with a pre-shared key and with ECDSA and RSA
 // certificates, gets an address from strongSwan's pool through CFG_REPLY,
 // configures it on its TUN device, and exchanges pings both ways over our
 // user-space ESP; then it detaches, deleting the IKE SA at strongSwan.
@@ -109,6 +109,7 @@ func TestIKEInitiatorToStrongSwan(t *testing.T) {
 	}{
 		{"PSK", func(testing.TB) creds { return pskCreds("mip6ha to strongswan psk") }},
 		{"ECDSA", ecdsaCreds},
+		{"RSA", rsaCreds},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,20 +135,39 @@ func TestIKEStrongSwanInitiatorPSK(t *testing.T) {
 	checkTshark(t, ctx, pcap, ha.keylog, decryptWant{authRequest: true, cfgReply: true, delete: true})
 }
 
-// TestIKEStrongSwanInitiatorECDSA is the same with ECDSA certificates on
-// both sides (our responder asks for strongSwan's certificate with a
-// CERTREQ and signs with RFC 7427 digital signatures).
-func TestIKEStrongSwanInitiatorECDSA(t *testing.T) {
+// TestIKEStrongSwanInitiatorCertificates is the same with certificates on
+// both sides, ECDSA and RSA (our responder asks for strongSwan's
+// certificate with a CERTREQ and signs with RFC 7427 digital signatures).
+func TestIKEStrongSwanInitiatorCertificates(t *testing.T) {
 	t.Parallel()
-	tp := lab.NewTopology(t, lab.TopologyConfig{HAs: 1})
-	ctx := ctxFor(t, 90*time.Second)
-	c := ecdsaCreds(t)
-	ha := startOurHA(t, ctx, tp.HA1, c)
-	haAddr := tp.HAAddrs[0].V6
-	ch := swanToOurHA(t, ctx, tp.MN, haAddr, c, interop.CharonOptions{})
-	sa, _ := checkSwanToOurHA(t, ctx, tp.MN, ch, ha, haAddr, tp.MNAddrs().V6)
-	if sa.RemoteID != haID || sa.LocalID != mnID {
-		t.Errorf("IKE SA %s: identities %s - %s", sa, sa.LocalID, sa.RemoteID)
+	for _, tc := range []struct {
+		name  string
+		creds func(testing.TB) creds
+	}{{"ECDSA", ecdsaCreds}, {"RSA", rsaCreds}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tp := lab.NewTopology(t, lab.TopologyConfig{HAs: 1})
+			ctx := ctxFor(t, 90*time.Second)
+			c := tc.creds(t)
+			ha := startOurHA(t, ctx, tp.HA1, c)
+			capture := tp.HA1.Capture("eth0", "udp port 500 or udp port 4500")
+			haAddr := tp.HAAddrs[0].V6
+			ch := swanToOurHA(t, ctx, tp.MN, haAddr, c, interop.CharonOptions{})
+			sa, _ := checkSwanToOurHA(t, ctx, tp.MN, ch, ha, haAddr, tp.MNAddrs().V6)
+			if sa.RemoteID != haID || sa.LocalID != mnID {
+				t.Errorf("IKE SA %s: identities %s - %s", sa, sa.LocalID, sa.RemoteID)
+			}
+			// Both AUTH payloads use the Digital Signature method (14, RFC
+			// 7427): strongSwan announced SIGNATURE_HASH_ALGORITHMS.
+			pkts := checkTshark(t, ctx, capture.Stop(), ha.keylog, decryptWant{authRequest: true, cfgReply: true})
+			var methods []string
+			for _, p := range pkts {
+				methods = append(methods, p.Values("isakmp.auth.method")...)
+			}
+			if !slices.Equal(methods, []string{"14", "14"}) {
+				t.Errorf("AUTH methods on the wire %v, want 14 (RFC 7427) both ways", methods)
+			}
+		})
 	}
 }
 

@@ -50,8 +50,8 @@ var tsharkFields = []string{
 // key log (tshark's ikev2_decryption_table lines, as our runtimes write
 // them): no packet may be malformed or carry an expert warning, every
 // encrypted IKE message must decrypt, and the decrypted payloads must
-// include what want lists.
-func checkTshark(t *testing.T, ctx context.Context, pcap, keylog string, want decryptWant) {
+// include what want lists. It returns the decoded packets (tsharkFields).
+func checkTshark(t testing.TB, ctx context.Context, pcap, keylog string, want decryptWant) []tshark.Packet {
 	t.Helper()
 	tshark.Require(t)
 	b, err := os.ReadFile(keylog)
@@ -115,11 +115,12 @@ func checkTshark(t *testing.T, ctx context.Context, pcap, keylog string, want de
 	if ike == 0 {
 		t.Fatalf("pcap %s: no IKE message", pcap)
 	}
+	defer t.Logf("tshark decoded %d packets (%d IKE, %d ESP) of %s", len(pkts), ike, esp, pcap)
 	if want.authRequest && !got.authRequest || want.cfgReply && !got.cfgReply ||
 		want.createChild && !got.createChild || want.delete && !got.delete {
 		t.Errorf("pcap %s: decrypted %+v, want %+v (%d IKE messages, %d ESP packets)", pcap, got, want, ike, esp)
 	}
-	t.Logf("tshark decoded %d packets (%d IKE, %d ESP) of %s without warnings", len(pkts), ike, esp, pcap)
+	return pkts
 }
 
 // TestIKETsharkOwnExchange captures a whole life of an IKE SA between our
