@@ -1,6 +1,8 @@
 package homeagent
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -150,5 +152,77 @@ func TestInboxDropsWhenFull(t *testing.T) {
 	m := <-s.inbox
 	if m.dg.Payload[0] != 'I' {
 		t.Errorf("queued payload aliases the socket buffer: %q", m.dg.Payload)
+	}
+}
+
+// udpPacket4 builds an IPv4 packet carrying a UDP datagram with payload.
+func udpPacket4(src, dst netip.Addr, payload string) []byte {
+	p := make([]byte, 28+len(payload))
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	p[8], p[9] = 64, 17
+	s, d := src.As4(), dst.As4()
+	copy(p[12:], s[:])
+	copy(p[16:], d[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(p[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	binary.BigEndian.PutUint16(p[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(p[20:], 4000)
+	binary.BigEndian.PutUint16(p[22:], 5000)
+	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload)))
+	copy(p[28:], payload)
+	return p
+}
+
+// TestPairDualStack asks for an inner IPv6 and an inner IPv4 address: the
+// home agent assigns both from its prefixes, narrows the mobile node's
+// selectors to the two addresses, and carries both families in one
+// CHILD_SA.
+func TestPairDualStack(t *testing.T) {
+	ctx := testContext(t)
+	cfg := haConfig()
+	cfg.LocalTS = append(cfg.LocalTS, "203.0.113.0/24")
+	ha := startNode(t, cfg, Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	mn := startNode(t, mnConfig(), Options{PSKs: []PSK{{Identity: "*", Secret: []byte(testPSK)}}})
+	ikePort, nattPort := ha.rt.Ports()
+	if _, err := mn.rt.Initiate(ctx, Peer{Remote: netip.AddrPortFrom(netip.IPv6Loopback(), ikePort), NATTPort: nattPort,
+		Request: ike.CPRequest{IPv6: true, IPv4: true}}); err != nil {
+		t.Fatal(err)
+	}
+	from := 0
+	a := waitFor[ike.AddressAssigned](t, ctx, mn.events, &from, func(e ike.AddressAssigned) bool { return e.ToUs }).Assignment
+	if !homePrefix.Contains(a.IPv6.Addr()) || a.IPv4 != netip.MustParseAddr("198.51.100.1") {
+		t.Fatalf("assigned %+v", a)
+	}
+	child := waitFor[ike.ChildUp](t, ctx, ha.events, new(int), nil).Child
+	if len(child.RemoteTS) != 2 {
+		t.Errorf("home agent's remote selectors %v, want the two addresses", child.RemoteTS)
+	}
+	through(t, ctx, mn, ha, a.IPv6.Addr(), innerAddr, "IPv6")
+	cn4 := netip.MustParseAddr("203.0.113.3")
+	pkt := udpPacket4(a.IPv4, cn4, "IPv4 through the tunnel")
+	mn.tun.Outgoing <- pkt
+	select {
+	case got := <-ha.tun.Incoming:
+		if !bytes.Equal(got, pkt) {
+			t.Errorf("IPv4 packet arrived as %x", got)
+		}
+	case <-ctx.Done():
+		t.Fatalf("IPv4 packet did not come through: %+v", ha.rt.Stats().Dataplane)
+	}
+	back := udpPacket4(cn4, a.IPv4, "IPv4 back")
+	ha.tun.Outgoing <- back
+	select {
+	case got := <-mn.tun.Incoming:
+		if !bytes.Equal(got, back) {
+			t.Errorf("IPv4 packet arrived as %x", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("IPv4 packet did not come back")
 	}
 }
