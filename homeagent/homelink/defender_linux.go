@@ -131,9 +131,13 @@ type Defender struct {
 	arp  *arpSocket // nil unless IPv4
 	sysc []sysctlFile
 
-	mu       sync.Mutex // serialises kernel changes; guards defended, closed
+	mu       sync.Mutex // serialises kernel changes; guards defended, link, closed
 	defended map[netip.Addr]*defence
+	link     linkState
 	closed   bool
+
+	links     chan netlink.LinkUpdate // link changes, closed by netlink after linksDone
+	linksDone chan struct{}
 
 	wmu     sync.Mutex // guards watches and groups
 	watches map[netip.Addr][]chan *DuplicateError
@@ -155,8 +159,9 @@ type defence struct {
 // link-layer address). It opens its sockets in the current network
 // namespace and turns on the sysctls the home link needs (see
 // requiredSysctls in sysctl_linux.go; Sysctls reports what changed). It
-// starts the goroutines that listen for Duplicate Address Detection; Close
-// stops them.
+// starts the goroutines that listen for Duplicate Address Detection and
+// follow link changes (to restore what the kernel drops when an interface
+// goes down); Close stops them.
 func New(homeLink, tun string, opts Options) (*Defender, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -195,6 +200,7 @@ func New(homeLink, tun string, opts Options) (*Defender, error) {
 		return nil, fmt.Errorf("%w: TUN device %q: %w", ErrLink, tun, err)
 	}
 	d.k.tun = tl.Attrs().Index
+	d.link = linkState{homeUp: isUp(hl), tunUp: isUp(tl)}
 	if d.nd, err = openND(d.home, homeLink); err != nil {
 		return nil, err
 	}
@@ -207,6 +213,10 @@ func New(homeLink, tun string, opts Options) (*Defender, error) {
 		}
 	}
 	if d.sysc, err = applySysctls(requiredSysctls(homeLink, o.IPv4)); err != nil {
+		return nil, err
+	}
+	if err := d.followLinks(); err != nil {
+		restoreSysctls(d.sysc)
 		return nil, err
 	}
 	for _, c := range d.sysc {
@@ -533,6 +543,7 @@ func (d *Defender) Close() error {
 	d.closed = true
 	close(d.quit)
 	d.mu.Unlock()
+	close(d.linksDone)
 	if d.opt.KeepSysctls {
 		closeSysctls(d.sysc)
 	} else {

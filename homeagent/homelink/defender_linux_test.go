@@ -635,3 +635,54 @@ func BenchmarkDefendRelease(b *testing.B) {
 		}
 	}
 }
+
+// TestLinkDownUpRestores: setting the home link down makes the kernel drop
+// its proxy entries, and the TUN device down its routes; when they come
+// back up the Defender installs them again, and the neighbour's packets
+// reach the TUN device once more.
+func TestLinkDownUpRestores(t *testing.T) {
+	hl := newHomeLink(t, 1)
+	ha := hl.agents[0]
+	d := ha.defender(t, homelink.Options{RetransTimer: 100 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := d.Defend(ctx, hoa); err != nil {
+		t.Fatal(err)
+	}
+	proxied := func() bool { return strings.Contains(ha.host.IP("-6", "neigh", "show", "proxy"), hoa.String()+" ") }
+	routed := func() bool { return strings.Contains(ha.host.IP("-6", "route", "show", "proto", "135"), hoa.String()+" ") }
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		err := lab.Poll(ctx, what, func(context.Context) error {
+			if !cond() {
+				return lab.ErrNotYet
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, tc := range []struct {
+		iface string
+		lost  func() bool
+	}{
+		{"eth0", proxied},
+		{"tun0", routed},
+	} {
+		ha.host.IP("link", "set", tc.iface, "down")
+		if tc.lost() {
+			t.Errorf("%s down: the kernel kept the entry; this test checks nothing", tc.iface)
+		}
+		ha.host.IP("link", "set", tc.iface, "up")
+		await("proxy entry back after "+tc.iface+" up", proxied)
+		await("route back after "+tc.iface+" up", routed)
+		payload := "after " + tc.iface + " flapped"
+		hl.send(t, ctx, hoa, payload)
+		ha.await(t, ctx, hoa, payload)
+	}
+	if got := d.List(); !slices.Equal(got, []netip.Addr{hoa}) {
+		t.Errorf("List() = %v", got)
+	}
+}

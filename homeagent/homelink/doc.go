@@ -40,6 +40,13 @@
 // (and waits, so none leaves after Release returns), then removes the
 // proxy entry, then the route.
 //
+// The kernel forgets part of a defence by itself: setting the home link
+// down removes its proxy entries, setting the TUN device down (or deleting
+// it) removes the routes through it. A Defender follows link changes and,
+// when either interface comes back up (the TUN device possibly under a new
+// index), installs every defended address again and repeats its
+// advertisements.
+//
 // # Moving an address between agents (make-before-break)
 //
 // The new agent calls Defend when it sends its Binding Acknowledgement.
@@ -134,6 +141,8 @@
 //   - Linux answers ARP probes only for its own addresses, never from a
 //     proxy entry: IPv4 DAD finds hosts that use an address, not another
 //     agent defending it.
+//   - Setting an interface down removes its proxy entries; setting it up
+//     does not bring them back (TestLinkDownUpRestores).
 //   - Proxy entries keep NDA_PROTOCOL, and route deletion with a protocol
 //     matches only routes of that protocol (TestReconcileRemovesStaleEntries).
 //
