@@ -650,7 +650,9 @@ func TestLinkDownUpRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxied := func() bool { return strings.Contains(ha.host.IP("-6", "neigh", "show", "proxy"), hoa.String()+" ") }
-	routed := func() bool { return strings.Contains(ha.host.IP("-6", "route", "show", "proto", "135"), hoa.String()+" ") }
+	routed := func() bool {
+		return strings.Contains(ha.host.IP("-6", "route", "show", "proto", "135"), hoa.String()+" ")
+	}
 	await := func(what string, cond func() bool) {
 		t.Helper()
 		err := lab.Poll(ctx, what, func(context.Context) error {
