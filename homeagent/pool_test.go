@@ -101,6 +101,12 @@ func TestHomeTSPolicy(t *testing.T) {
 	if len(tsr) != 1 || tsr[0].StartAddr != netip.MustParseAddr("2001:db8:f::") {
 		t.Errorf("TSr %v", tsr)
 	}
+	// Overlapping requests and local selectors give each result once.
+	dup := homeTSPolicy{local: append(pol.local, pol.local...)}
+	if _, tsr, _ := dup.Narrow(ike.TSRequest{TSi: anyTS, TSr: append(anyTS, anyTS...),
+		Assignment: ike.Assignment{IPv6: netip.PrefixFrom(hoa, 64)}}); len(tsr) != 1 {
+		t.Errorf("TSr with duplicates %v", tsr)
+	}
 	if _, _, err := pol.Narrow(ike.TSRequest{TSi: anyTS, TSr: anyTS}); err == nil {
 		t.Error("no assignment: want TS_UNACCEPTABLE")
 	}

@@ -3,6 +3,7 @@ package homeagent
 import (
 	"errors"
 	"net/netip"
+	"slices"
 
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
@@ -49,17 +50,22 @@ func selectorsOf(ps []netip.Prefix) []wire.TrafficSelector {
 }
 
 // intersectTS returns the non-empty intersections of each selector of as
-// with each of bs.
+// with each of bs, each once.
 func intersectTS(as, bs []wire.TrafficSelector) []wire.TrafficSelector {
 	var r []wire.TrafficSelector
 	for _, a := range as {
 		for _, b := range bs {
-			if x, ok := intersectSelector(a, b); ok {
+			if x, ok := intersectSelector(a, b); ok && !slices.ContainsFunc(r, func(y wire.TrafficSelector) bool { return sameSelector(x, y) }) {
 				r = append(r, x)
 			}
 		}
 	}
 	return r
+}
+
+func sameSelector(a, b wire.TrafficSelector) bool {
+	return a.Type == b.Type && a.IPProtocol == b.IPProtocol && a.StartPort == b.StartPort && a.EndPort == b.EndPort &&
+		a.StartAddr == b.StartAddr && a.EndAddr == b.EndAddr
 }
 
 // intersectSelector returns the packets both a and b select: the same
