@@ -212,13 +212,16 @@ func (t *routeTable) add(r Router, ps []netip.Prefix, src func(netip.Prefix) net
 		t.count = map[netip.Prefix]int{}
 	}
 	for _, p := range ps {
-		t.count[p]++
-		if t.count[p] > 1 {
+		if t.count[p] > 0 {
+			t.count[p]++
 			continue
 		}
 		if err := r.AddRoute(p, src(p)); err != nil {
+			// Not counted: the next CHILD_SA with the prefix tries again.
 			log.Error("route into the device not added", "dst", p.String(), "err", err)
+			continue
 		}
+		t.count[p] = 1
 	}
 }
 

@@ -2,6 +2,7 @@ package homeagent
 
 import (
 	"errors"
+	"log/slog"
 	"net/netip"
 	"testing"
 
@@ -174,5 +175,51 @@ func TestSPIAllocatorShard(t *testing.T) {
 			}
 			seen[c] = true
 		}
+	}
+}
+
+// fakeRouter records kernel routes.
+type fakeRouter struct {
+	routes map[netip.Prefix]netip.Addr
+	fail   bool
+}
+
+func (f *fakeRouter) AddRoute(dst netip.Prefix, src netip.Addr) error {
+	if f.fail {
+		return errors.New("refused")
+	}
+	f.routes[dst] = src
+	return nil
+}
+
+func (f *fakeRouter) DelRoute(dst netip.Prefix) error {
+	if _, ok := f.routes[dst]; !ok {
+		return errors.New("no such route")
+	}
+	delete(f.routes, dst)
+	return nil
+}
+
+// TestRouteTableCounts: a route stays while any CHILD_SA needs it (a rekey
+// adds the new outbound SA's before removing the old one's), and a route
+// the kernel refused is tried again by the next CHILD_SA.
+func TestRouteTableCounts(t *testing.T) {
+	var rt routeTable
+	r := &fakeRouter{routes: map[netip.Prefix]netip.Addr{}}
+	log := slog.New(slog.DiscardHandler)
+	hoa := netip.MustParsePrefix("2001:db8:1::5/128")
+	src := func(netip.Prefix) netip.Addr { return netip.Addr{} }
+	r.fail = true
+	rt.add(r, []netip.Prefix{hoa}, src, log)
+	r.fail = false
+	rt.add(r, []netip.Prefix{hoa}, src, log) // the first CHILD_SA's route, tried again
+	rt.add(r, []netip.Prefix{hoa}, src, log) // its rekeyed successor
+	rt.del(r, []netip.Prefix{hoa}, log)
+	if _, ok := r.routes[hoa]; !ok {
+		t.Fatal("route removed while a CHILD_SA still needs it")
+	}
+	rt.del(r, []netip.Prefix{hoa}, log)
+	if len(r.routes) != 0 || len(rt.count) != 0 {
+		t.Errorf("routes left %v, counts %v", r.routes, rt.count)
 	}
 }
