@@ -688,3 +688,69 @@ func TestLinkDownUpRestores(t *testing.T) {
 		t.Errorf("List() = %v", got)
 	}
 }
+
+// TestAdvertisementSource: with Options.Source the advertisements come
+// from that address of the home link (RFC 6275 §10.4.1: "the home agent's
+// IP address on the interface used to send the advertisement").
+func TestAdvertisementSource(t *testing.T) {
+	hl := newHomeLink(t, 1)
+	ha := hl.agents[0]
+	d := ha.defender(t, homelink.Options{Advertisements: 1, Source: ha.v6})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	capture := hl.r.Capture("br-home", "icmp6 and ip6[40] == 136 and ip6 dst ff02::1")
+	if err := d.Defend(ctx, hoa); err != nil {
+		t.Fatal(err)
+	}
+	if err := capture.WaitPackets(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if nas := advertisements(t, capture); len(nas) != 1 || nas[0].ipSrc != ha.v6 {
+		t.Errorf("advertisements %+v, want one from %s", nas, ha.v6)
+	}
+}
+
+// TestConcurrentDefendRelease: Defend, Release, List and DAD from several
+// goroutines at once (run with -race) leave consistent state.
+func TestConcurrentDefendRelease(t *testing.T) {
+	hl := newHomeLink(t, 1)
+	ha := hl.agents[0]
+	d := ha.defender(t, homelink.Options{RetransTimer: 20 * time.Millisecond, DupAddrDetectTransmits: 1})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	const workers, each = 4, 16
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var err error
+			for i := range each {
+				a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 14: byte(w + 1), 15: byte(i)})
+				err = errors.Join(err, d.DAD(ctx, a), d.Defend(ctx, a))
+				_ = d.List()
+				if i%2 == 1 {
+					err = errors.Join(err, d.Release(ctx, a))
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(d.List()); n != workers*each/2 {
+		t.Errorf("%d addresses defended, want %d", n, workers*each/2)
+	}
+	proxies := strings.Count(ha.host.IP("-6", "neigh", "show", "proxy"), "proto 135")
+	routes := strings.Count(ha.host.IP("-6", "route", "show", "proto", "135"), "tun0")
+	if proxies != workers*each/2 || routes != workers*each/2 {
+		t.Errorf("%d proxy entries and %d routes, want %d each", proxies, routes, workers*each/2)
+	}
+	if err := d.ReleaseAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := ha.host.IP("-6", "neigh", "show", "proxy"); p != "" {
+		t.Errorf("left after ReleaseAll:\n%s", p)
+	}
+}
