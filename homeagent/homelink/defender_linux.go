@@ -157,11 +157,13 @@ type defence struct {
 // New makes a Defender for the home link interface homeLink and the TUN
 // device tun (both must exist; the home link must have an Ethernet-style
 // link-layer address). It opens its sockets in the current network
-// namespace and turns on the sysctls the home link needs (see
-// requiredSysctls in sysctl_linux.go; Sysctls reports what changed). It
-// starts the goroutines that listen for Duplicate Address Detection and
-// follow link changes (to restore what the kernel drops when an interface
-// goes down); Close stops them.
+// namespace and turns on, where they are off, the sysctls the home link
+// needs: net.ipv6.conf.all.forwarding, net.ipv6.conf.HOME.forwarding,
+// net.ipv6.conf.all.proxy_ndp, and with Options.IPv4
+// net.ipv4.conf.HOME.forwarding (the package documentation says why;
+// Sysctls reports what changed). It starts the goroutines that listen for
+// Duplicate Address Detection and follow link changes (to restore what the
+// kernel drops when an interface goes down); Close stops them.
 func New(homeLink, tun string, opts Options) (*Defender, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -295,15 +297,12 @@ func (d *Defender) Defend(ctx context.Context, a netip.Addr) error {
 	if err != nil {
 		if was {
 			d.defended[a] = &defence{} // still installed: Release must remove it
-		} else {
-			d.uninstall(a)
+		} else if uerr := d.uninstall(a); uerr != nil {
+			d.log.Error("partial defence not removed", "addr", a, "err", uerr)
 		}
 		return err
 	}
-	def := &defence{stop: make(chan struct{}), done: make(chan struct{})}
-	d.defended[a] = def
-	d.wg.Add(1)
-	go d.repeat(a, def)
+	d.startRepeats(a)
 	d.log.Info("home address defended", "addr", a, "tun", d.tunName, "advertisements", d.opt.Advertisements)
 	return nil
 }
@@ -345,6 +344,15 @@ func (d *Defender) advertise(a netip.Addr) error {
 	}
 	d.log.Debug("unsolicited Neighbor Advertisement sent", "target", a)
 	return nil
+}
+
+// startRepeats records a as defended and starts the goroutine that sends
+// its remaining advertisements. Called with d.mu held.
+func (d *Defender) startRepeats(a netip.Addr) {
+	def := &defence{stop: make(chan struct{}), done: make(chan struct{})}
+	d.defended[a] = def
+	d.wg.Add(1)
+	go d.repeat(a, def)
 }
 
 // repeat sends the remaining advertisements for a, RetransTimer apart,

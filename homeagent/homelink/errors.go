@@ -14,8 +14,7 @@ var (
 	// ErrTruncated: the buffer ends before the message or option it
 	// announces.
 	ErrTruncated = errors.New("truncated")
-	// ErrWrongType: a typed parser was handed another message (ICMPv6 Type,
-	// or ARP operation for the hardware and protocol it knows).
+	// ErrWrongType: a typed parser was handed another ICMPv6 message type.
 	ErrWrongType = errors.New("wrong message type for this parser")
 	// ErrCode: the ICMPv6 Code of a Neighbor Discovery message is not 0
 	// (RFC 4861 §7.1.1, §7.1.2: the message is silently discarded).

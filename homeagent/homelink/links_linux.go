@@ -100,10 +100,7 @@ func (d *Defender) restore(why string) {
 		if err := d.advertise(a); err != nil {
 			d.log.Warn("advertisement not sent", "addr", a, "err", err)
 		}
-		def = &defence{stop: make(chan struct{}), done: make(chan struct{})}
-		d.defended[a] = def
-		d.wg.Add(1)
-		go d.repeat(a, def)
+		d.startRepeats(a)
 	}
 }
 
