@@ -32,6 +32,9 @@ func (d *Defender) DAD(ctx context.Context, a netip.Addr) error {
 	if err := d.checkAddr(a); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	closed, defended := d.closed, d.defended[a] != nil
 	d.mu.Unlock()
@@ -63,9 +66,13 @@ func (d *Defender) DAD(ctx context.Context, a netip.Addr) error {
 		}
 		select {
 		case dup := <-c:
-			d.log.Info("duplicate address detected", "addr", a, "evidence", dup.Evidence, "from", dup.From, "lladdr", dup.LinkAddr)
-			return dup
+			return d.duplicate(dup)
 		case <-t.C:
+			select { // evidence that came with the timer still counts
+			case dup := <-c:
+				return d.duplicate(dup)
+			default:
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-d.quit:
@@ -74,6 +81,11 @@ func (d *Defender) DAD(ctx context.Context, a netip.Addr) error {
 	}
 	d.log.Debug("address unique on the home link", "addr", a)
 	return nil
+}
+
+func (d *Defender) duplicate(dup *DuplicateError) error {
+	d.log.Info("duplicate address detected", "addr", dup.Addr, "evidence", dup.Evidence, "from", dup.From, "lladdr", dup.LinkAddr)
+	return dup
 }
 
 // solicit sends one DAD solicitation (IPv6) or ARP probe (IPv4) for a.
