@@ -579,3 +579,45 @@ func (d *Defender) closeSockets() {
 		d.k.close()
 	}
 }
+
+// Prefixes returns the on-link prefixes of the home link: those of its
+// global IPv6 addresses (and IPv4 addresses with Options.IPv4), masked,
+// without duplicates, sorted. A home address must lie in one of them for
+// the link's neighbours to resolve it here at all; a home registration for
+// an address outside them is refused with BA status 132, "not home subnet"
+// (RFC 6275 §10.3.1). A home agent checks its address pool against them at
+// start-up.
+func (d *Defender) Prefixes() ([]netip.Prefix, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	fam := netlink.FAMILY_V6
+	if d.opt.IPv4 {
+		fam = netlink.FAMILY_ALL
+	}
+	addrs, err := d.k.h.AddrList(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Index: d.home}}, fam)
+	if err != nil {
+		return nil, fmt.Errorf("homelink: addresses of %s: %w", d.homeName, err)
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok || a.Scope != unix.RT_SCOPE_UNIVERSE {
+			continue
+		}
+		bits, _ := a.Mask.Size()
+		p := netip.PrefixFrom(ip.Unmap(), bits).Masked()
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return out, nil
+}

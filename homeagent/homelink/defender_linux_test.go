@@ -44,6 +44,11 @@ func TestDefendProxiesAndRoutesIntoTUN(t *testing.T) {
 		}
 	}
 
+	// The home link's prefix: where home addresses must lie.
+	if got, err := d.Prefixes(); err != nil || !slices.Equal(got, []netip.Prefix{homePrefix}) {
+		t.Errorf("Prefixes() = %v, %v; want [%s]", got, err, homePrefix)
+	}
+
 	if err := d.Defend(ctx, hoa); err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +230,9 @@ func TestTakeover(t *testing.T) {
 	d1, d2 := ha1.defender(t, opt), ha2.defender(t, opt)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
+	if got, err := d1.Prefixes(); err != nil || !slices.Equal(got, []netip.Prefix{homeNet4, homePrefix}) {
+		t.Errorf("Prefixes() = %v, %v; want [%s %s]", got, err, homeNet4, homePrefix)
+	}
 
 	nas := hl.r.Capture("br-home", "icmp6 and ip6[40] == 136 and ip6 dst ff02::1")
 	garps := hl.r.Capture("br-home", "arp and arp[6:2] = 1 and arp[14:4] = arp[24:4]")

@@ -90,6 +90,16 @@
 // network namespace of the calling thread and used from any goroutine
 // afterwards.
 //
+// # Start-up and shutdown
+//
+// A home agent creates its TUN device (package dataplane), then the
+// Defender; checks that its home address pool lies in the home link's
+// Prefixes; Defends the addresses it still serves (a restart with leases
+// kept in the store); then calls Reconcile, which removes what an earlier
+// run left behind and keeps what is defended, so a restart leaves no gap.
+// At shutdown Close releases every address (ReleaseAll) and restores the
+// sysctls.
+//
 // # Leftovers and the marker
 //
 // Every route and proxy entry a Defender makes carries the protocol number
