@@ -339,6 +339,14 @@ func TestReleaseLeavesNoTrace(t *testing.T) {
 	if p, r := proxies(), routes(); p != "" || r != "" {
 		t.Errorf("left after ReleaseAll:\n%s%s", p, r)
 	}
+	// Not under another marker either: nothing in the tables names them.
+	everything := ha.host.IP("-6", "route", "show", "table", "all") + ha.host.IP("-4", "route", "show", "table", "all") +
+		ha.host.IP("neigh", "show", "proxy")
+	for _, a := range all {
+		if strings.Contains(everything, a.String()+" ") {
+			t.Errorf("%s still in the kernel's tables:\n%s", a, everything)
+		}
+	}
 	if got := d.List(); len(got) != 0 {
 		t.Errorf("List() = %v after ReleaseAll", got)
 	}
