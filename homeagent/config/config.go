@@ -41,7 +41,7 @@ type IKE struct {
 	// needs a single listen address (tests).
 	Port int `mapstructure:"port"`
 	// UDP port of IKE and ESP after NAT detection (RFC 3948; 4500 in
-	// service). 0 lets the kernel choose, as for port.
+	// service), not ike.port. 0 lets the kernel choose, as for ike.port.
 	NATTPort int `mapstructure:"natt_port"`
 	// The identity this home agent proves in IDr: an IP address, an FQDN
 	// ("ha.example.net" or "@ha.example.net"), an RFC 822 name (with
@@ -89,19 +89,20 @@ type IKE struct {
 	// the home agent. Empty: every address.
 	LocalTS []string `mapstructure:"local_ts"`
 	// Number of half-open IKE SAs from which a COOKIE is demanded before
-	// any state is kept (RFC 7296 §2.6). -1: always.
+	// any state is kept (RFC 7296 §2.6): at least 1, or -1 for always.
 	CookieThreshold int `mapstructure:"cookie_threshold"`
 	// How long a half-open IKE SA waits for IKE_AUTH.
 	HalfOpenTimeout time.Duration `mapstructure:"half_open_timeout"`
-	// Lifetime after which the home agent rekeys an IKE SA. 0: never
-	// (the peer may).
+	// Lifetime after which the home agent rekeys an IKE SA: 0 (never; the
+	// peer may) or at least 1m.
 	RekeyTime time.Duration `mapstructure:"rekey_time"`
-	// Lifetime after which the home agent rekeys a CHILD_SA. 0: never
-	// (the peer may).
+	// Lifetime after which the home agent rekeys a CHILD_SA: 0 (never; the
+	// peer may) or at least 1m.
 	ChildRekeyTime time.Duration `mapstructure:"child_rekey_time"`
 	// Silence after which the home agent checks that a peer is alive
 	// with an empty INFORMATIONAL (RFC 7296 §2.4). A peer that does not
-	// answer loses its SAs, and its lease is released. 0: never.
+	// answer loses its SAs, and its lease is released. 0: never; else at
+	// least 1s.
 	LivenessInterval time.Duration `mapstructure:"liveness_interval"`
 	// UDP-encapsulate ESP (RFC 3948) even without a NAT. The user-space
 	// dataplane only carries ESP in UDP; turn it off only for a kernel
@@ -140,11 +141,13 @@ type PSK struct {
 type Retransmit struct {
 	// Time before the first retransmission.
 	Timeout time.Duration `mapstructure:"timeout"`
-	// Factor by which each interval grows (RFC 7296 §2.1: exponentially).
+	// Factor by which each interval grows (RFC 7296 §2.1: exponentially),
+	// in [1, 10].
 	Base float64 `mapstructure:"base"`
-	// Retransmissions before the request, and the SA, fail.
+	// Retransmissions before the request, and the SA, fail: 1 to 20.
 	Tries int `mapstructure:"tries"`
-	// Longest interval between two retransmissions. 0: no cap.
+	// Longest interval between two retransmissions: 0 (no cap) or at
+	// least ike.retransmit.timeout.
 	MaxTimeout time.Duration `mapstructure:"max_timeout"`
 }
 
@@ -212,7 +215,8 @@ type MIP6 struct {
 	// request is cut to it. Between 4s and 262140s (65535 units of 4 s).
 	MaxBindingLifetime time.Duration `mapstructure:"max_binding_lifetime"`
 	// Binding Refresh Advice sent in accepting Binding Acknowledgements
-	// (RFC 6275 §6.2.4): when the mobile node should refresh. 0: none.
+	// (RFC 6275 §6.2.4): when the mobile node should refresh. 0: none;
+	// else at least 4s and less than mip6.max_binding_lifetime.
 	RefreshAdvice time.Duration `mapstructure:"refresh_advice"`
 	// Most bindings this home agent accepts; more get status 130
 	// (insufficient resources). 0: no limit.
@@ -223,11 +227,13 @@ type MIP6 struct {
 	KeyManagementMobility bool `mapstructure:"key_management_mobility"`
 	// Home Agent Switch messages sent per second at most
 	// (MAX-HA-SWITCH-TRANSMIT-RATE, RFC 5142 §7); retransmissions to nodes
-	// already told are not counted.
+	// already told are not counted. Positive, at most 1000000.
 	HASRate float64 `mapstructure:"has_rate"`
 	// Grace period of a make-before-break move: the Binding Refresh
 	// Advice in the Home Agent Switch, and the deadline by which the new
 	// home agent must take the lease over before the move is called off.
+	// Between 4s and 262140s (a Binding Refresh Advice counts units of
+	// 4 s).
 	GracePeriod time.Duration `mapstructure:"grace_period"`
 }
 
@@ -248,8 +254,8 @@ type Etcd struct {
 	// etcd client URLs ("http://10.0.0.1:2379", "https://etcd1:2379") or
 	// host:port. Required with store.backend etcd.
 	Endpoints []string `mapstructure:"endpoints" alias:"etcd"`
-	// Key prefix of this deployment; home agents with the same prefix
-	// form one cluster.
+	// Key prefix of this deployment, "/" and a path without a trailing
+	// "/"; home agents with the same prefix form one cluster.
 	Prefix string `mapstructure:"prefix"`
 	// Time allowed to connect to etcd at start-up.
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
@@ -281,9 +287,11 @@ type TLS struct {
 // placement policy (package policy) that all members apply.
 type Cluster struct {
 	// This member's unique ID: leases name it as their owner, other
-	// members see it in the cluster view. Empty: the host name.
+	// members see it in the cluster view. Letters, digits, '.', '-' and
+	// '_', at most 64. Empty: the host name up to its first dot.
 	MemberID string `mapstructure:"member_id" alias:"member-id"`
-	// Site of this member; distances are between sites.
+	// Site of this member; distances are between sites. A name as for
+	// cluster.member_id.
 	Site string `mapstructure:"site" alias:"site"`
 	// Most nodes this member serves; a full member gets no new ones.
 	Capacity int `mapstructure:"capacity"`
@@ -323,11 +331,13 @@ type Cluster struct {
 	CrossFamily bool `mapstructure:"cross_family"`
 	// Moves this member starts per second on average (re-evaluation on a
 	// new care-of address, operator moves); each is a Home Agent Switch
-	// or a redirect of an established IKE SA (RFC 5142 §7).
+	// or a redirect of an established IKE SA (RFC 5142 §7). Positive, at
+	// most 1000000.
 	MoveRate float64 `mapstructure:"move_rate"`
-	// Moves that may start back to back after a quiet period.
+	// Moves that may start back to back after a quiet period: at least 1.
 	MoveBurst int `mapstructure:"move_burst"`
-	// Moves per second while draining (homeagent ctl drain).
+	// Moves per second while draining (homeagent ctl drain), one at a
+	// time. Positive, at most 1000000.
 	DrainRate float64 `mapstructure:"drain_rate"`
 	// Lifetime of this member's record in the store without a heartbeat:
 	// after a crash, others may take its leases over this long after its

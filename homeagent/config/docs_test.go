@@ -121,7 +121,7 @@ func renderKeys(t *testing.T) string {
 		parent := parentKey(k.name)
 		if parent != section {
 			section = parent
-			level := strings.Repeat("#", 2+strings.Count(section, "."))
+			level := strings.Repeat("#", 3+strings.Count(section, "."))
 			fmt.Fprintf(&b, "\n%s `%s`\n\n%s\n", level, section, sections[section])
 		}
 		desc := docs[k.goName]
@@ -142,6 +142,17 @@ func renderKeys(t *testing.T) string {
 				t.Errorf("key %s.%s: field %s has no doc comment", k.name, tk.name, tk.goName)
 			}
 			fmt.Fprintf(&b, "  * `%s` (%s): %s\n", tk.name, tk.kind, td)
+		}
+	}
+	return b.String()
+}
+
+func renderAliases() string {
+	var b strings.Builder
+	b.WriteString("| alias | key |\n|---|---|\n")
+	for _, k := range schema() {
+		if k.alias != "" {
+			fmt.Fprintf(&b, "| `--%s` | `%s` |\n", k.alias, k.name)
 		}
 	}
 	return b.String()
@@ -188,6 +199,7 @@ func TestDocsUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := replaceBlock(t, string(old), "keys", renderKeys(t)+"\n")
+	doc = replaceBlock(t, doc, "aliases", renderAliases())
 	for _, m := range exampleBlock.FindAllStringSubmatch(doc, -1) {
 		ex, err := os.ReadFile(filepath.Join("testdata", "examples", m[1]))
 		if err != nil {
