@@ -313,7 +313,7 @@ func (c *cli) drainCommand() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&wait, "wait", false, "follow the drain until it ends (no request timeout applies)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the drain until it ends, asking every --interval")
 	cmd.Flags().DurationVar(&c.interval, "interval", time.Second, "with --wait, how often to ask for progress")
 	cmd.AddCommand(
 		c.simple("status", "Show the progress of the latest drain", func(ctx context.Context, b Backend) (any, func(io.Writer, any) error, error) {

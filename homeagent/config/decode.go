@@ -25,7 +25,7 @@ func (e *valueError) Error() string { return fmt.Sprintf("%q %s", e.value, e.rea
 // types of Config, strictly: a number where a duration is expected needs a
 // unit, a fraction is not an integer, "yes" is not a bool, a table is not a
 // string. Values already of the right type pass through.
-func decodeHook(from, to reflect.Type, data any) (any, error) {
+func decodeHook(_, to reflect.Type, data any) (any, error) {
 	if data == nil {
 		return nil, nil
 	}

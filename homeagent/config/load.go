@@ -136,6 +136,9 @@ func load(file string, data []byte, env map[string]string, flags *pflag.FlagSet,
 		l.values.errs = append(l.values.errs, decodeErrors(err)...)
 	}
 	cfg.normalize()
+	if cfg.Cluster.MemberID == "" {
+		l.origins["cluster.member_id"] = "the host name"
+	}
 	if err := cfg.complete(); err != nil {
 		l.values.add("cluster.member_id", "", "is empty and the host name is unknown: %v", err)
 	}
@@ -242,7 +245,7 @@ func readConfigFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
 	if len(data) > maxConfigFile {
-		return nil, fmt.Errorf("config: %s: larger than %d octets", path, maxConfigFile)
+		return nil, fmt.Errorf("%w: %s: larger than %d octets", ErrInvalid, path, maxConfigFile)
 	}
 	return data, nil
 }
@@ -256,11 +259,11 @@ func (l *loader) parse(name string, data []byte) (m map[string]any, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %s: %w", name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %s: holds more than one YAML document", name)
+		return nil, fmt.Errorf("%w: %s: holds more than one YAML document", ErrInvalid, name)
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -269,11 +272,11 @@ func (l *loader) parse(name string, data []byte) (m map[string]any, err error) {
 	m = map[string]any{}
 	switch root = l.resolve(root); {
 	case root == nil:
-		return nil, fmt.Errorf("config: %s: YAML aliases expand to more than %d nodes", name, maxYAMLNodes)
+		return nil, fmt.Errorf("%w: %s: YAML aliases expand to more than %d nodes", ErrInvalid, name, maxYAMLNodes)
 	case root.Kind == 0 || isNull(root):
 		return m, nil
 	case root.Kind != yaml.MappingNode:
-		return nil, fmt.Errorf("config: %s:%d: the file is not a table of sections", name, root.Line)
+		return nil, fmt.Errorf("%w: %s:%d: the file is not a table of sections", ErrInvalid, name, root.Line)
 	}
 	l.section(root, "", m)
 	return m, nil

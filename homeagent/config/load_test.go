@@ -209,7 +209,7 @@ func TestFileStructureErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadYAML(t, tc.yaml)
 			if tc.plain != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.plain) {
+				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.plain) {
 					t.Errorf("error %v, want one saying %q", err, tc.plain)
 				}
 				return

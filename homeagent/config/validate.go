@@ -137,9 +137,12 @@ func (c *Config) validateIKE(p *problems) {
 		p.add("ike.retransmit.max_timeout", formatDuration(r.MaxTimeout), "is neither 0 (no cap) nor at least ike.retransmit.timeout")
 	}
 	positive(p, "ike.half_open_timeout", k.HalfOpenTimeout)
-	for key, d := range map[string]time.Duration{"ike.rekey_time": k.RekeyTime, "ike.child_rekey_time": k.ChildRekeyTime} {
-		if d != 0 && d < minRekey {
-			p.add(key, formatDuration(d), "is neither 0 (never) nor at least %s", formatDuration(minRekey))
+	for _, rekey := range []struct {
+		key string
+		d   time.Duration
+	}{{"ike.rekey_time", k.RekeyTime}, {"ike.child_rekey_time", k.ChildRekeyTime}} {
+		if rekey.d != 0 && rekey.d < minRekey {
+			p.add(rekey.key, formatDuration(rekey.d), "is neither 0 (never) nor at least %s", formatDuration(minRekey))
 		}
 	}
 	if k.LivenessInterval != 0 && k.LivenessInterval < time.Second {
