@@ -15,6 +15,9 @@ var forbidden = map[string][]string{
 	"/mip6":                {"/ike", "/policy", "/homeagent", "/test", "/cmd"},
 	"/policy":              {"/ike", "/mip6", "/homeagent", "/test", "/cmd"},
 	"/homeagent/dataplane": {"/ike", "/mip6", "/policy", "/homeagent", "/test", "/cmd"},
+	"/homeagent/homelink":  {"/ike", "/mip6", "/policy", "/homeagent", "/test", "/cmd"},
+	"/homeagent/store":     {"/ike", "/mip6", "/policy", "/homeagent/dataplane", "/homeagent/homelink", "/test", "/cmd"},
+	"/homeagent/telemetry": {"/ike", "/mip6", "/policy", "/homeagent/dataplane", "/homeagent/homelink", "/homeagent/store", "/test", "/cmd"},
 	"/homeagent":           {"/test", "/cmd"},
 }
 
@@ -39,14 +42,14 @@ func TestImportArrows(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
 		pkg, imports := f[0], f[1:]
-		for prefix, bans := range forbidden {
-			if !within(pkg, prefix) {
-				continue
+		// The most specific rule applies: homeagent/dataplane's, not homeagent's.
+		prefix := ""
+		for p := range forbidden {
+			if within(pkg, p) && len(p) > len(prefix) {
+				prefix = p
 			}
-			// A more specific rule (homeagent/dataplane) wins over homeagent.
-			if prefix == "/homeagent" && within(pkg, "/homeagent/dataplane") {
-				continue
-			}
+		}
+		if bans := forbidden[prefix]; prefix != "" {
 			for _, imp := range imports {
 				for _, ban := range bans {
 					if within(imp, ban) && !within(imp, prefix) {
