@@ -69,6 +69,9 @@ func toDuration(data any) (any, error) {
 	case string:
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
+			if _, nerr := strconv.ParseFloat(strings.TrimSpace(v), 64); nerr == nil {
+				return nil, &valueError{v, "is a number without a unit: write a duration such as 30s"}
+			}
 			return nil, &valueError{v, "is not a duration (a number with a unit: 300ms, 30s, 5m, 1h)"}
 		}
 		return d, nil
