@@ -72,6 +72,16 @@ type Config struct {
 	// running at a time. The payloads are borrowed: they are valid until
 	// IKE returns, so copy what is kept. IKE must not block.
 	IKE func(batch []Datagram)
+	// Intercept, if set, is offered every inner IPv6 packet that an
+	// inbound SA opened and whose Next Header is the Mobility Header (135,
+	// RFC 6275 §6.1): a Binding Update a mobile node sends inside its
+	// tunnel (RFC 4877 §3). It gets the SA, the outer source address and
+	// port of the ESP datagram (the node's care-of address, or its NAT's)
+	// and the packet, borrowed until it returns. Returning true consumes
+	// the packet (counted in Stats.Intercepted); false delivers it to the
+	// device as any other. It runs on the socket's goroutine and must not
+	// block.
+	Intercept func(sa *SA, remote netip.AddrPort, pkt []byte) bool
 	// BatchSize is how many datagrams one system call moves (default
 	// DefaultBatchSize).
 	BatchSize int
@@ -428,9 +438,13 @@ func (d *Dataplane) demux(r role, buf []byte, dg Datagram, now int64, st *batchC
 	case KindKeepalive:
 		st.keepalivesIn++
 	case KindESP:
-		inner, reason := d.openESP(buf, len(dg.Payload), now)
+		sa, inner, reason := d.openESP(buf, len(dg.Payload), now)
 		if reason != NotDropped {
 			st.drop(reason)
+			break
+		}
+		if d.cfg.Intercept != nil && isMobilityHeader(inner) && d.cfg.Intercept(sa, dg.Remote, inner) {
+			st.intercepted++
 			break
 		}
 		pkts = append(pkts, inner)
@@ -441,16 +455,70 @@ func (d *Dataplane) demux(r role, buf []byte, dg Datagram, now int64, st *batchC
 }
 
 // openESP finds the inbound SA of an ESP packet at buf[ESPOffset:] and opens it.
-func (d *Dataplane) openESP(buf []byte, n int, now int64) ([]byte, DropReason) {
+func (d *Dataplane) openESP(buf []byte, n int, now int64) (*SA, []byte, DropReason) {
 	spi := binary.BigEndian.Uint32(buf[ESPOffset:])
 	if spi < 256 {
-		return nil, DropBadSPI
+		return nil, nil, DropBadSPI
 	}
 	sa := d.inbound.lookup(spi)
 	if sa == nil {
-		return nil, DropBadSPI
+		return nil, nil, DropBadSPI
 	}
-	return sa.open(buf, n, now)
+	inner, r := sa.open(buf, n, now)
+	return sa, inner, r
+}
+
+// isMobilityHeader reports whether an inner packet is IPv6 with the
+// Mobility Header as its first Next Header.
+func isMobilityHeader(p []byte) bool {
+	return len(p) >= 40 && p[0]>>4 == 6 && p[6] == protoMobilityHeader
+}
+
+// protoMobilityHeader is the IPv6 Next Header of the Mobility Header.
+const protoMobilityHeader = 135
+
+// SendInner seals one inner IP packet with the outbound SA routed for its
+// destination and sends it, as if it had been read from the device: the
+// way a home agent answers a Binding Update inside the mobile node's tunnel
+// (RFC 4877 §3) without handing its own packet to the kernel. It is not
+// for the packet path: it allocates and makes one system call per packet.
+func (d *Dataplane) SendInner(pkt []byte) error {
+	if d.closed.Load() {
+		return ErrClosed
+	}
+	if len(pkt) == 0 || len(pkt) > MaxInnerPacket {
+		return fmt.Errorf("%w: inner packet of %d octets", ErrInvalidSA, len(pkt))
+	}
+	_, dst, _, nh := ipHeader(pkt)
+	if nh == 0 {
+		return fmt.Errorf("%w: not an IP packet", ErrInvalidSA)
+	}
+	sa := d.outbound.lookup(dst)
+	if sa == nil {
+		return fmt.Errorf("%w: no outbound SA for %v", ErrNoSocket, dst)
+	}
+	buf := make([]byte, HeadRoom+len(pkt)+TailRoom)
+	copy(buf[HeadRoom:], pkt)
+	var st batchCounters
+	defer d.stats.add(&st)
+	esp, r := sa.seal(buf, len(pkt), time.Now().UnixNano())
+	if r != NotDropped {
+		st.drop(r)
+		return fmt.Errorf("dataplane: SPI %#x: packet dropped: %v", sa.spi, r)
+	}
+	route := sa.out.Load()
+	sb := newSendBatch(1)
+	sb.add(&route.dst, &route.src, nil, esp)
+	sent, failed, err := d.natt[route.conn].flush(sb)
+	st.espOut += uint64(sent)
+	st.drops[DropSendFailed] += uint64(failed)
+	if err != nil {
+		return fmt.Errorf("dataplane: send on %v: %w", d.natt[route.conn].local, err)
+	}
+	if failed > 0 {
+		return fmt.Errorf("dataplane: SPI %#x: datagram refused by the kernel", sa.spi)
+	}
+	return nil
 }
 
 // transmit is the device loop: read a batch of inner packets, seal each with
@@ -644,6 +712,8 @@ type Stats struct {
 	// CoalescedIn counts datagrams that the kernel delivered coalesced
 	// (UDP_GRO), several per buffer.
 	CoalescedIn uint64
+	// Intercepted counts inner packets Config.Intercept consumed.
+	Intercepted uint64
 	// Drops counts discarded packets by reason, in both directions.
 	Drops [NumDropReasons]uint64
 }
@@ -654,13 +724,13 @@ func (d *Dataplane) Stats() Stats { return d.stats.snapshot() }
 // counters are the global counters; packet loops add a batch at a time.
 type counters struct {
 	espIn, espOut, ikeIn, ikeOut, kaIn, kaOut atomic.Uint64
-	segmentedOut, coalescedIn                 atomic.Uint64
+	segmentedOut, coalescedIn, intercepted    atomic.Uint64
 	drops                                     [NumDropReasons]atomic.Uint64
 }
 
 type batchCounters struct {
 	espIn, espOut, ikeIn, ikeOut, keepalivesIn, keepalivesOut uint64
-	segmentedOut, coalescedIn                                 uint64
+	segmentedOut, coalescedIn, intercepted                    uint64
 	drops                                                     [NumDropReasons]uint64
 }
 
@@ -675,6 +745,7 @@ func (c *counters) add(st *batchCounters) {
 	addNonZero(&c.kaOut, st.keepalivesOut)
 	addNonZero(&c.segmentedOut, st.segmentedOut)
 	addNonZero(&c.coalescedIn, st.coalescedIn)
+	addNonZero(&c.intercepted, st.intercepted)
 	for i, v := range st.drops {
 		addNonZero(&c.drops[i], v)
 	}
@@ -692,6 +763,7 @@ func (c *counters) snapshot() Stats {
 		IKEIn: c.ikeIn.Load(), IKEOut: c.ikeOut.Load(),
 		KeepalivesIn: c.kaIn.Load(), KeepalivesOut: c.kaOut.Load(),
 		SegmentedOut: c.segmentedOut.Load(), CoalescedIn: c.coalescedIn.Load(),
+		Intercepted: c.intercepted.Load(),
 	}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].Load()
