@@ -111,13 +111,15 @@ func StartPluto(t testing.TB, h *lab.Host, o PlutoOptions) *Pluto {
 	if n := len(p.CtlSocket()); n > 100 {
 		t.Fatalf("interop: pluto control socket path %s is %d bytes, too long for a unix socket", p.CtlSocket(), n)
 	}
-	files := map[string]string{p.ConfPath(): conf, p.SecretsPath(): secrets, p.wrapperPath(): p.wrapper()}
-	for path, text := range files {
-		mode := os.FileMode(0o600)
-		if path == p.wrapperPath() {
-			mode = 0o700
-		}
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+	for _, f := range []struct {
+		path, text string
+		mode       os.FileMode
+	}{
+		{p.ConfPath(), conf, 0o600},
+		{p.SecretsPath(), secrets, 0o600},
+		{p.wrapperPath(), p.wrapper(), 0o700},
+	} {
+		if err := os.WriteFile(f.path, []byte(f.text), f.mode); err != nil {
 			t.Fatalf("interop: %v", err)
 		}
 	}
@@ -245,7 +247,14 @@ func (p *Pluto) WaitLog(ctx context.Context, re *regexp.Regexp) (string, error) 
 	return p.proc.WaitOutput(ctx, re)
 }
 
-// Stop stops pluto (SIGTERM: it deletes its SAs, telling the peers).
+// Stop stops pluto (SIGTERM: it deletes its SAs, telling the peers) and
+// returns nil if it exited cleanly, its exit error otherwise. Cleanup
+// stops it too.
+//
+// pluto 4.10 now and then (1 to 3 runs in 100 here) dies of a
+// segmentation fault while it shuts down after it has initiated an SA,
+// whether told by SIGTERM or by whack --shutdown; Stop then returns that
+// exit error.
 func (p *Pluto) Stop() error { return p.proc.Stop() }
 
 // ErrWhack is wrapped by the errors of whack commands that pluto answers
