@@ -92,6 +92,9 @@ func StartPluto(t testing.TB, h *lab.Host, o PlutoOptions) *Pluto {
 	if root == "" {
 		t.Skipf("interop: libreswan %s is not unpacked (no $LIBRESWAN_ROOT, nothing in the caches); test/deps.d/libreswan.sh unpacks it", LibreswanVersion)
 	}
+	if !isExecutable(filepath.Join(root, plutoLibexec, "pluto")) {
+		t.Fatalf("interop: no pluto in %s ($LIBRESWAN_ROOT)", filepath.Join(root, plutoLibexec))
+	}
 	if strings.ContainsAny(root, "'\n") {
 		t.Fatalf("interop: libreswan root %q: quotes and line breaks are not supported", root)
 	}
