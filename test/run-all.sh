@@ -89,13 +89,25 @@ if has_stage fuzz; then
 	if [ "$n" -gt 0 ]; then
 		fuzzlog=$(mktemp -d)
 		# Two at a time, one worker each: a 2-core machine stays busy without thrashing.
+		# Go 1.26's fuzz coordinator can report a bare "context deadline exceeded" when
+		# -fuzztime ends while a worker is busy (go.dev/issue/75804, fixed in Go 1.27).
+		# Such a run found nothing (no failing input was written), so it is reported
+		# as a flake; any other failure, or a written reproducer, fails the stage.
 		printf '%s\n' "$targets" | xargs -P 2 -L 1 sh -c '
 			pkg=$0; f=$1; log='"$fuzzlog"'/$(echo "$pkg.$f" | tr / _).log
 			if go test -run "^$" -fuzz "^$f\$" -fuzztime '"$FUZZTIME"' -parallel 1 "$pkg" >"$log" 2>&1; then
-				echo "ok   $pkg $f"
+				echo "ok    $pkg $f"
+			elif grep -q "context deadline exceeded" "$log" && ! grep -q "Failing input written" "$log" \
+				&& ! grep -q "^panic:" "$log"; then
+				echo "flake $pkg $f (go.dev/issue/75804: deadline race at the end of -fuzztime, no failing input)"
 			else
-				echo "FAIL $pkg $f"; cat "$log"; exit 255
+				echo "FAIL  $pkg $f"; cat "$log"; touch '"$fuzzlog"'/failed
 			fi'
+		if [ -e "$fuzzlog/failed" ]; then
+			rm -rf "$fuzzlog"
+			echo "fuzz: failures above"
+			exit 1
+		fi
 		rm -rf "$fuzzlog"
 	fi
 fi
