@@ -50,14 +50,15 @@
 // The vici subpackage is the small client of charon's control protocol
 // that ListSAs, Counters and WaitSA use.
 //
-// # libreswan (to come)
+// # libreswan
 //
-// A harness for libreswan 4.10's pluto belongs beside this one, in a file
-// of its own (libreswan.go): it answers IKE_SA_INIT and IKE_AUTH with
-// REDIRECT (global-redirect, redirect-to), which stock strongSwan cannot.
-// Debian's package conflicts with strongSwan, so it has to be unpacked
-// (apt-get download, dpkg -x) and pluto run with the unpacked
-// /usr/libexec bind-mounted inside its mount namespace, as the lab recipe
-// shared/lab/libreswan/ls-redirect-test.sh does. Its CHILD_SAs fail on the
-// lab kernel (no kernel ESP), so it serves IKE-only tests. Not written yet.
+// StartPluto starts libreswan 4.10's pluto (unpacked by
+// test/deps.d/libreswan.sh, because Debian's package conflicts with
+// strongSwan) in a lab host with a private /run and the unpacked
+// /usr/libexec bind-mounted in its mount namespace. PlutoOptions and
+// PlutoConn render ipsec.conf (global-redirect, send-redirect/redirect-to,
+// accept-redirect) and ipsec.secrets; whack helpers cover Status,
+// GlobalStatus, States/WaitState, Initiate, Terminate, Delete and Redirect.
+// It is an IKE-only peer: its CHILD_SAs fail on the lab kernel, which has no
+// kernel ESP.
 package interop
