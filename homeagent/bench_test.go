@@ -33,7 +33,7 @@ func BenchmarkRuntimeAttach(b *testing.B) {
 	mnCfg.IKEProposals = haCfg.IKEProposals
 	haCfg.ESPProposals, mnCfg.ESPProposals = []string{"aes256gcm16"}, []string{"aes256gcm16"}
 	quiet := slog.New(slog.DiscardHandler)
-	ha, err := New(haCfg, Options{Logger: quiet, Device: tuntest.New(1), PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ha, err := New(haCfg, withOptions(haOptions(b), func(o *Options) { o.Logger, o.Device = quiet, tuntest.New(1) }))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -32,6 +32,7 @@ func (s *shard) apply(e *entry, op ike.ChildOp) {
 	case ike.RemoveInbound:
 		if sa := s.inSA[c.InSPI]; sa != nil {
 			s.rt.dp.RemoveInbound(sa)
+			s.rt.retiredIn.Add(sa.Stats().Bytes)
 			delete(s.inSA, c.InSPI)
 		}
 	case ike.RemoveOutbound:
@@ -109,6 +110,7 @@ func (s *shard) removeOutbound(outSPI uint32) {
 		return
 	}
 	s.rt.dp.RemoveOutbound(sa)
+	s.rt.retiredOut.Add(sa.Stats().Bytes)
 	delete(s.outSA, outSPI)
 	s.rt.routes.del(s.rt.router, sa.RemoteTS(), s.rt.log)
 }

@@ -23,31 +23,27 @@ func TestValidateNamesKey(t *testing.T) {
 		key string
 		mod func(*Config)
 	}{
-		{"listen", func(c *Config) { c.Listen = nil }},
-		{"listen", func(c *Config) { c.Listen = []string{"ha.example"} }},
-		{"ike-port", func(c *Config) { c.IKEPort = 70000 }},
-		{"ike-port", func(c *Config) { c.IKEPort = 0 }}, // two listen addresses
-		{"natt-port", func(c *Config) { c.NATTPort = 500 }},
-		{"identity", func(c *Config) { c.Identity = "two words" }},
-		{"identity", func(c *Config) { c.Identity = "keyid:zz" }},
-		{"key", func(c *Config) { c.Cert = "/x.pem" }},
-		{"cert", func(c *Config) { c.Key = "/x.pem" }},
-		{"ipv6-prefix", func(c *Config) { c.IPv6Prefix = "198.51.100.0/24" }},
-		{"ipv6-prefix", func(c *Config) { c.IPv6Prefix = "2001:db8::/128" }},
-		{"ipv4-pool", func(c *Config) { c.IPv4Pool = "2001:db8::/64" }},
-		{"ipv4-pool", func(c *Config) { c.IPv4Pool = "198.51.100.7/32" }},
-		{"dns", func(c *Config) { c.DNS = []string{"dns.example"} }},
-		{"local-ts", func(c *Config) { c.LocalTS = []string{"2001:db8::1"} }},
-		{"tun", func(c *Config) { c.TUN = "a/b" }},
-		{"mtu", func(c *Config) { c.MTU = 576 }},
-		{"ike-proposals", func(c *Config) { c.IKEProposals = []string{"aes128-md4"} }},
-		{"esp-proposals", func(c *Config) { c.ESPProposals = []string{"aes128-sha256"} }},
-		{"esp-proposals", func(c *Config) { c.ESPProposals = []string{"aes128gcm16-esn"} }},
-		{"ike-rekey", func(c *Config) { c.IKERekey = -1 }},
-		{"shards", func(c *Config) { c.Shards = 1000 }},
-		{"inbox-depth", func(c *Config) { c.InboxDepth = -1 }},
-		{"log-level", func(c *Config) { c.LogLevel = "loud" }},
-		{"log-format", func(c *Config) { c.LogFormat = "xml" }},
+		{"ike.listen", func(c *Config) { c.Listen = nil }},
+		{"ike.listen", func(c *Config) { c.Listen = []string{"ha.example"} }},
+		{"ike.port", func(c *Config) { c.IKEPort = 70000 }},
+		{"ike.port", func(c *Config) { c.IKEPort = 0 }}, // two listen addresses
+		{"ike.natt_port", func(c *Config) { c.NATTPort = 500 }},
+		{"ike.identity", func(c *Config) { c.Identity = "two words" }},
+		{"ike.identity", func(c *Config) { c.Identity = "keyid:zz" }},
+		{"ike.private_key", func(c *Config) { c.Cert = "/x.pem" }},
+		{"ike.certificate", func(c *Config) { c.Key = "/x.pem" }},
+		{"ike.local_ts", func(c *Config) { c.LocalTS = []string{"2001:db8::1"} }},
+		{"home.tun", func(c *Config) { c.TUN = "a/b" }},
+		{"home.mtu", func(c *Config) { c.MTU = 576 }},
+		{"ike.proposals", func(c *Config) { c.IKEProposals = []string{"aes128-md4"} }},
+		{"ike.esp_proposals", func(c *Config) { c.ESPProposals = []string{"aes128-sha256"} }},
+		{"ike.esp_proposals", func(c *Config) { c.ESPProposals = []string{"aes128gcm16-esn"} }},
+		{"ike.rekey_time", func(c *Config) { c.IKERekey = -1 }},
+		{"ike.half_open_timeout", func(c *Config) { c.HalfOpenTimeout = -1 }},
+		{"ike.shards", func(c *Config) { c.Shards = 1000 }},
+		{"ike.inbox_depth", func(c *Config) { c.InboxDepth = -1 }},
+		{"telemetry.log_level", func(c *Config) { c.LogLevel = "loud" }},
+		{"telemetry.log_format", func(c *Config) { c.LogFormat = "xml" }},
 	} {
 		c := DefaultConfig()
 		tc.mod(&c)
@@ -105,8 +101,8 @@ func TestLoadPSKFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ce *ConfigError
-		if _, err := LoadPSKFile(p); !errors.As(err, &ce) || ce.Key != "psk-file" {
-			t.Errorf("LoadPSKFile(%q) = %v, want a psk-file ConfigError", bad, err)
+		if _, err := LoadPSKFile(p); !errors.As(err, &ce) || ce.Key != "ike.secrets_file" {
+			t.Errorf("LoadPSKFile(%q) = %v, want an ike.secrets_file ConfigError", bad, err)
 		}
 	}
 }

@@ -73,7 +73,7 @@ const anyIdentity = "*"
 func LoadPSKFile(path string) ([]PSK, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{Key: "psk-file", Value: path, Err: err}
+		return nil, &ConfigError{Key: keySecretsFile, Value: path, Err: err}
 	}
 	var psks []PSK
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -87,16 +87,16 @@ func LoadPSKFile(path string) ([]PSK, error) {
 			id, secret, ok = strings.Cut(line, "\t")
 		}
 		if !ok {
-			return nil, badKey("psk-file", path, "line %d: want \"IDENTITY SECRET\"", n)
+			return nil, badKey(keySecretsFile, path, "line %d: want \"IDENTITY SECRET\"", n)
 		}
 		if id != anyIdentity {
 			if _, err := ParseID(id); err != nil {
-				return nil, badKey("psk-file", path, "line %d: %v", n, err)
+				return nil, badKey(keySecretsFile, path, "line %d: %v", n, err)
 			}
 		}
 		key, err := ParseSecret(secret)
 		if err != nil {
-			return nil, badKey("psk-file", path, "line %d: %v", n, err)
+			return nil, badKey(keySecretsFile, path, "line %d: %v", n, err)
 		}
 		psks = append(psks, PSK{Identity: id, Secret: key})
 	}
@@ -187,7 +187,7 @@ func loadCredentials(s *settings, psks []PSK) (*Credentials, error) {
 	}
 	for _, p := range psks {
 		if len(p.Secret) == 0 {
-			return nil, badKey("psk-file", p.Identity, "empty secret")
+			return nil, badKey(keySecretsFile, p.Identity, "empty secret")
 		}
 		if p.Identity == anyIdentity {
 			c.AnyPSK = p.Secret
@@ -195,14 +195,14 @@ func loadCredentials(s *settings, psks []PSK) (*Credentials, error) {
 		}
 		id, err := ParseID(p.Identity)
 		if err != nil {
-			return nil, badKey("psk-file", p.Identity, "%v", err)
+			return nil, badKey(keySecretsFile, p.Identity, "%v", err)
 		}
 		c.PSKs[id] = p.Secret
 	}
 	if s.cfg.CA != "" {
 		cas, err := readCertificates(s.cfg.CA)
 		if err != nil {
-			return nil, badKey("ca", s.cfg.CA, "%v", err)
+			return nil, badKey(keyCA, s.cfg.CA, "%v", err)
 		}
 		c.Roots = x509.NewCertPool()
 		for _, ca := range cas {
@@ -214,14 +214,14 @@ func loadCredentials(s *settings, psks []PSK) (*Credentials, error) {
 	if s.cfg.Cert != "" {
 		chain, err := readCertificates(s.cfg.Cert)
 		if err != nil {
-			return nil, badKey("cert", s.cfg.Cert, "%v", err)
+			return nil, badKey(keyCert, s.cfg.Cert, "%v", err)
 		}
 		key, err := readKey(s.cfg.Key)
 		if err != nil {
-			return nil, badKey("key", s.cfg.Key, "%v", err)
+			return nil, badKey(keyKey, s.cfg.Key, "%v", err)
 		}
 		if !publicKeyMatches(chain[0], key) {
-			return nil, badKey("key", s.cfg.Key, "does not match the certificate %s", s.cfg.Cert)
+			return nil, badKey(keyKey, s.cfg.Key, "does not match the certificate %s", s.cfg.Cert)
 		}
 		for _, cert := range chain {
 			c.Self.Certificates = append(c.Self.Certificates, cert.Raw)
@@ -234,7 +234,7 @@ func loadCredentials(s *settings, psks []PSK) (*Credentials, error) {
 	if c.Self.ID.IsZero() {
 		host, err := os.Hostname()
 		if err != nil || host == "" {
-			return nil, badKey("identity", "", "no identity and no host name")
+			return nil, badKey(keyIdentity, "", "no identity and no host name")
 		}
 		c.Self.ID = ike.FQDN(host)
 	}

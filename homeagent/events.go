@@ -20,6 +20,10 @@ func (s *shard) event(e *entry, ev ike.Event, now time.Time) {
 		// of its IKE_SA_INIT request must reach it (which drops it), not
 		// the Responder (which would make a stray half-open SA).
 		e.peer = x.PeerID
+		if m := s.rt.opts.Metrics; m != nil && !e.up {
+			m.AddIKESAs(s.x.ctx, 1)
+		}
+		e.up = true
 		log.Info("IKE SA up", "sa", e.id, "spis", x.SPIs.String(), "peer", x.PeerID.String(), "local_id", x.LocalID.String(),
 			"local", x.Path.Local.String(), "remote", x.Path.Remote.String(), "natt", x.NATT, "suite", x.Suite,
 			"initiator", x.Initiator, "redirect_supported", x.RedirectSupported)
@@ -30,9 +34,13 @@ func (s *shard) event(e *entry, ev ike.Event, now time.Time) {
 		s.unroute(e, x.LocalSPI)
 		log.Debug("IKE SA retired", "sa", e.id, "spis", x.SPIs.String())
 	case ike.IKEDown:
-		if x.Assignment != nil {
-			s.rt.pool.Release(x.PeerID, *x.Assignment)
+		if x.Assignment != nil && s.rt.pool != nil {
+			s.rt.pool.Release(s.x.ctx, x.PeerID, *x.Assignment)
 		}
+		if m := s.rt.opts.Metrics; m != nil && e.up {
+			m.AddIKESAs(s.x.ctx, -1)
+		}
+		e.up = false
 		level := slog.LevelInfo
 		if x.Reason != ike.DownDeleted && x.Reason != ike.DownDeletedByPeer && x.Reason != ike.DownClosed {
 			level = slog.LevelWarn
@@ -44,18 +52,29 @@ func (s *shard) event(e *entry, ev ike.Event, now time.Time) {
 			"ipv6", prefixString(x.Assignment.IPv6), "ipv4", addrString(x.Assignment.IPv4),
 			"home_prefix", prefixString(x.Assignment.HomePrefix), "dns", x.Assignment.DNS)
 	case ike.ChildUp:
+		if m := s.rt.opts.Metrics; m != nil {
+			m.AddChildSAs(s.x.ctx, 1)
+		}
 		log.Info("CHILD_SA installed", "sa", e.id, "in_spi", spiHex(x.Child.InSPI), "out_spi", spiHex(x.Child.OutSPI),
 			"mode", x.Child.Mode.String(), "encap", x.Child.Encap, "transform", x.Child.Transform,
 			"local_ts", tsStrings(x.Child.LocalTS), "remote_ts", tsStrings(x.Child.RemoteTS))
 	case ike.ChildRekeyed:
+		if m := s.rt.opts.Metrics; m != nil {
+			m.AddChildSAs(s.x.ctx, 1) // the old one's ChildDown follows
+		}
 		log.Info("CHILD_SA rekeyed", "sa", e.id, "old_in_spi", spiHex(x.Old.InSPI), "old_out_spi", spiHex(x.Old.OutSPI),
 			"in_spi", spiHex(x.New.InSPI), "out_spi", spiHex(x.New.OutSPI))
 	case ike.ChildDown:
+		if m := s.rt.opts.Metrics; m != nil {
+			m.AddChildSAs(s.x.ctx, -1)
+		}
 		log.Info("CHILD_SA deleted", "sa", e.id, "in_spi", spiHex(x.Child.InSPI), "out_spi", spiHex(x.Child.OutSPI),
 			"reason", x.Reason.String())
 	case ike.ChildFailed:
+		s.failExchange(x.Notify.String())
 		log.Warn("CHILD_SA failed", "sa", e.id, "notify", x.Notify.String(), "by_peer", x.ByPeer, "err", x.Err)
 	case ike.AuthFailed:
+		s.failExchange(wire.NotifyAuthenticationFailed.String())
 		log.Warn("authentication failed", "sa", e.id, "spis", x.SPIs.String(), "peer", x.Peer.String(), "by_peer", x.ByPeer, "err", x.Err)
 	case ike.NATDetected:
 		log.Info("NAT detected", "sa", e.id, "local_behind_nat", x.LocalBehindNAT, "peer_behind_nat", x.PeerBehindNAT,
@@ -72,6 +91,7 @@ func (s *shard) event(e *entry, ev ike.Event, now time.Time) {
 		log.Info("INITIAL_CONTACT: closing the peer's other IKE SAs", "sa", e.id, "peer", x.Peer.String())
 		s.closeOthers(x.Peer, e.id)
 	case ike.ExchangeFailed:
+		s.failExchange(x.Notify.String())
 		log.Warn("exchange failed", "sa", e.id, "exchange", x.Exchange.String(), "notify", x.Notify.String(), "err", x.Err)
 	default:
 		log.Debug("IKE event", "sa", e.id, "event", ev)

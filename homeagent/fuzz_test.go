@@ -15,7 +15,7 @@ import (
 // shard keeps its SAs across inputs). Nothing may panic, and every datagram
 // the shard queues must be addressed back to a peer.
 func FuzzShardReceive(f *testing.F) {
-	rt, err := New(haConfig(), Options{Device: tuntest.New(1), PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	rt, err := New(haConfig(), withOptions(haOptions(f), func(o *Options) { o.Device = tuntest.New(1) }))
 	if err != nil {
 		f.Fatal(err)
 	}

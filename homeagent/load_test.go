@@ -44,10 +44,8 @@ func TestPairInitialContact(t *testing.T) {
 	}
 	through(t, ctx, mn, ha, hoa, innerAddr, "on the second IKE SA")
 	through(t, ctx, ha, mn, innerAddr, hoa, "back on the second IKE SA")
-	if pool := ha.rt.pool.(*MemoryPool); pool != nil {
-		if addr, active := pool.Lookup(ike.FQDN("mn.example"), 6); addr != hoa || !active {
-			t.Errorf("pool: %v active=%v", addr, active)
-		}
+	if held := ha.rt.pool.(*LeasePool).Held(); len(held) != 1 || held[0] != hoa {
+		t.Errorf("held addresses %v, want %v (the old SA's hold ended with it)", held, hoa)
 	}
 	_ = second
 }
@@ -59,7 +57,7 @@ func TestCookiesUnderLoad(t *testing.T) {
 	ctx := testContext(t)
 	cfg := haConfig()
 	cfg.CookieThreshold = 1
-	ha := startNode(t, cfg, Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ha := startNode(t, cfg, haOptions(t))
 	ikePort, nattPort := ha.rt.Ports()
 	haAddr := netip.AddrPortFrom(netip.IPv6Loopback(), ikePort)
 
@@ -109,7 +107,7 @@ func TestCookiesUnderLoad(t *testing.T) {
 // over the new one.
 func TestSequenceLimitRekeys(t *testing.T) {
 	ctx := testContext(t)
-	ha := startNode(t, haConfig(), Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ha := startNode(t, haConfig(), haOptions(t))
 	mn := startNode(t, mnConfig(), Options{PSKs: []PSK{{Identity: "*", Secret: []byte(testPSK)}}, SoftSeqLimit: 5})
 	ikePort, nattPort := ha.rt.Ports()
 	if _, err := mn.rt.Initiate(ctx, Peer{Remote: netip.AddrPortFrom(netip.IPv6Loopback(), ikePort), NATTPort: nattPort,
@@ -187,7 +185,7 @@ func TestPairDualStack(t *testing.T) {
 	ctx := testContext(t)
 	cfg := haConfig()
 	cfg.LocalTS = append(cfg.LocalTS, "203.0.113.0/24")
-	ha := startNode(t, cfg, Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ha := startNode(t, cfg, haOptions(t))
 	mn := startNode(t, mnConfig(), Options{PSKs: []PSK{{Identity: "*", Secret: []byte(testPSK)}}})
 	ikePort, nattPort := ha.rt.Ports()
 	if _, err := mn.rt.Initiate(ctx, Peer{Remote: netip.AddrPortFrom(netip.IPv6Loopback(), ikePort), NATTPort: nattPort,

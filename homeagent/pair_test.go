@@ -17,6 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mip6ha/mip6ha/homeagent/dataplane/tuntest"
+	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/boltstore"
 	"github.com/mip6ha/mip6ha/ike"
 )
 
@@ -172,11 +174,44 @@ func haConfig() Config {
 	c.Listen = []string{"::1"}
 	c.IKEPort, c.NATTPort = 0, 0
 	c.Identity = "ha.example"
-	c.IPv6Prefix = homePrefix.String()
-	c.IPv4Pool = "198.51.100.0/24"
 	c.LocalTS = []string{innerNet.String()}
 	c.Shards = 2
 	return c
+}
+
+// haOptions is the home agent's wiring: the mobile node's key and a lease
+// pool of homePrefix and 198.51.100.0/24 in a fresh embedded store.
+func haOptions(t testing.TB) Options {
+	return Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}, Addresses: newTestPool(t, homePrefix, "198.51.100.0/24")}
+}
+
+// withOptions returns o changed by f.
+func withOptions(o Options, f func(*Options)) Options {
+	f(&o)
+	return o
+}
+
+// newTestPool returns a lease pool of prefix (and the IPv4 prefix v4, if
+// not empty) in an embedded store in a temporary directory, owned by
+// member "ha1"; the store is closed at cleanup.
+func newTestPool(t testing.TB, prefix netip.Prefix, v4 string) *LeasePool {
+	t.Helper()
+	st, err := boltstore.OpenDir(t.TempDir(), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := LeasePoolConfig{Store: st, Owner: "ha1", Prefix: prefix}
+	if v4 != "" {
+		if cfg.IPv4, err = store.NewPrefixPool(netip.MustParsePrefix(v4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := NewLeasePool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func mnConfig() Config {
@@ -193,7 +228,7 @@ func mnConfig() Config {
 // its home address.
 func pair(t *testing.T, ctx context.Context) (ha, mn *node, id SAID, hoa netip.Addr) {
 	t.Helper()
-	ha = startNode(t, haConfig(), Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ha = startNode(t, haConfig(), haOptions(t))
 	mn = startNode(t, mnConfig(), Options{PSKs: []PSK{{Identity: "ha.example", Secret: []byte(testPSK)}}})
 	ikePort, nattPort := ha.rt.Ports()
 	id, err := mn.rt.Initiate(ctx, Peer{
@@ -369,9 +404,12 @@ func TestPairDeleteReleasesAddress(t *testing.T) {
 	if n := len(mn.rt.dp.InboundSAs()) + len(mn.rt.dp.OutboundSAs()); n != 0 {
 		t.Errorf("mobile node dataplane still holds %d SAs", n)
 	}
-	pool := ha.rt.pool.(*MemoryPool)
-	if addr, active := pool.Lookup(ike.FQDN("mn.example"), 6); addr != hoa || active {
-		t.Errorf("pool after delete: %v active=%v, want %v released", addr, active, hoa)
+	pool := ha.rt.pool.(*LeasePool)
+	if l, err := pool.cfg.Store.Lease(ctx, hoa); err != nil || l.State != store.StateReleased || l.Identity != "ID_FQDN:mn.example" {
+		t.Errorf("lease after delete: %+v (%v), want %v released and still mn.example's", l, err, hoa)
+	}
+	if held := pool.Held(); len(held) != 0 {
+		t.Errorf("addresses still held after delete: %v", held)
 	}
 	if err := mn.rt.Delete(ctx, id); !errors.Is(err, ErrNoSA) {
 		t.Errorf("second Delete: %v, want ErrNoSA", err)
@@ -402,7 +440,7 @@ func TestPairShutdownDeletes(t *testing.T) {
 // the home agent keeps no SA and no address.
 func TestPairWrongPSK(t *testing.T) {
 	ctx := testContext(t)
-	ha := startNode(t, haConfig(), Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ha := startNode(t, haConfig(), haOptions(t))
 	mn := startNode(t, mnConfig(), Options{PSKs: []PSK{{Identity: "*", Secret: []byte("not the key")}}})
 	ikePort, nattPort := ha.rt.Ports()
 	if _, err := mn.rt.Initiate(ctx, Peer{Remote: netip.AddrPortFrom(netip.IPv6Loopback(), ikePort), NATTPort: nattPort,
@@ -418,8 +456,8 @@ func TestPairWrongPSK(t *testing.T) {
 	if sas, err := ha.rt.SAs(ctx); err != nil || len(sas) != 0 {
 		t.Errorf("home agent SAs %v (%v)", sas, err)
 	}
-	if addr, _ := ha.rt.pool.(*MemoryPool).Lookup(ike.FQDN("mn.example"), 6); addr.IsValid() {
-		t.Errorf("an unauthenticated peer got %v", addr)
+	if ls, err := ha.rt.pool.(*LeasePool).cfg.Store.List(ctx, store.Filter{}); err != nil || len(ls) != 0 {
+		t.Errorf("an unauthenticated peer got leases %v (%v)", ls, err)
 	}
 }
 
@@ -430,7 +468,7 @@ func TestPairKeyLog(t *testing.T) {
 	dir := t.TempDir()
 	haCfg, mnCfg := haConfig(), mnConfig()
 	haCfg.KeyLog, mnCfg.KeyLog = dir+"/ha.keys", dir+"/mn.keys"
-	ha := startNode(t, haCfg, Options{PSKs: []PSK{{Identity: "mn.example", Secret: []byte(testPSK)}}})
+	ha := startNode(t, haCfg, haOptions(t))
 	mn := startNode(t, mnCfg, Options{PSKs: []PSK{{Identity: "*", Secret: []byte(testPSK)}}})
 	ikePort, nattPort := ha.rt.Ports()
 	if _, err := mn.rt.Initiate(ctx, Peer{Remote: netip.AddrPortFrom(netip.IPv6Loopback(), ikePort), NATTPort: nattPort,

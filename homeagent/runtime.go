@@ -14,7 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/mip6ha/mip6ha/homeagent/dataplane"
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 )
@@ -53,8 +57,10 @@ type Options struct {
 	// Router installs inner routes; nil with a Device of ours means the TUN
 	// device, nil with a Device given here means no kernel routes.
 	Router Router
-	// Addresses assigns inner addresses; nil: a MemoryPool of
-	// Config.IPv6Prefix and Config.IPv4Pool.
+	// Addresses assigns inner addresses to peers that ask for them (the
+	// home agent's LeasePool); nil: CFG_REQUESTs are not answered, and a
+	// responder gives no CHILD_SA (its traffic selectors are narrowed to
+	// assigned addresses).
 	Addresses AddressPool
 	// PSKs are pre-shared keys in addition to Config.PSKFile.
 	PSKs []PSK
@@ -76,6 +82,18 @@ type Options struct {
 	// is rekeyed (RFC 4303 §3.3.3); 0: dataplane.DefaultSoftSeqLimit. Tests
 	// lower it to see the rekey happen.
 	SoftSeqLimit uint32
+	// Intercept is offered the inner Mobility Header packets that arrive
+	// through a CHILD_SA (dataplane.Config.Intercept): the home agent's
+	// Binding Updates (RFC 4877 §3). Send answers with SendInner.
+	Intercept func(sa *dataplane.SA, remote netip.AddrPort, pkt []byte) bool
+	// Tracer records a span per IKE exchange the runtime answers, named
+	// after the exchange (IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA,
+	// INFORMATIONAL); the address pool's spans are its children. Nil: no
+	// spans.
+	Tracer trace.TracerProvider
+	// Metrics counts the IKE exchanges answered and the IKE and CHILD SAs
+	// up; nil: none.
+	Metrics *telemetry.Metrics
 }
 
 // SAID names an IKE SA in the runtime for its whole life, across IKE SA
@@ -139,7 +157,10 @@ type Stats struct {
 	HalfOpen int
 	// ChildOpFailures counts CHILD_SA operations the dataplane refused.
 	ChildOpFailures uint64
-	Dataplane       dataplane.Stats
+	// BytesIn and BytesOut count the inner octets the CHILD_SAs carried
+	// (opened and sealed), those of SAs since removed included.
+	BytesIn, BytesOut uint64
+	Dataplane         dataplane.Stats
 }
 
 // Runtime drives IKE SAs over the dataplane: it owns the UDP sockets, the
@@ -156,6 +177,7 @@ type Runtime struct {
 	dp       *dataplane.Dataplane
 	router   Router
 	pool     AddressPool
+	tracer   trace.Tracer
 	creds    ike.Credentials
 	keylog   io.Writer
 	closeLog func() error
@@ -169,6 +191,8 @@ type Runtime struct {
 	nextID          atomic.Uint64
 	unroutable      atomic.Uint64
 	childOpFailures atomic.Uint64
+	retiredIn       atomic.Uint64 // bytes of removed inbound SAs
+	retiredOut      atomic.Uint64 // bytes of removed outbound SAs
 	running         atomic.Bool
 }
 
@@ -197,16 +221,17 @@ func New(cfg Config, opts Options) (*Runtime, error) {
 		}
 		rt.creds = c
 	}
-	if rt.pool = opts.Addresses; rt.pool == nil {
-		if rt.pool, err = NewMemoryPool(set.ipv6Prefix, set.ipv4Pool, set.dns); err != nil {
-			return nil, badKey("ipv6-prefix", cfg.IPv6Prefix, "%v", err)
-		}
+	rt.pool = opts.Addresses
+	tp := opts.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
 	}
+	rt.tracer = tp.Tracer(telemetry.ScopeName)
 	var writers []io.Writer
 	if cfg.KeyLog != "" {
 		f, err := os.OpenFile(cfg.KeyLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
-			return nil, &ConfigError{Key: "keylog", Value: cfg.KeyLog, Err: err}
+			return nil, &ConfigError{Key: keyKeyLog, Value: cfg.KeyLog, Err: err}
 		}
 		writers = append(writers, f)
 		rt.closeLog = f.Close
@@ -223,7 +248,7 @@ func New(cfg Config, opts Options) (*Runtime, error) {
 		tun, err := dataplane.CreateTUN(cfg.TUN, cmp(cfg.MTU, DefaultMTU))
 		if err != nil {
 			rt.closeKeyLog()
-			return nil, &ConfigError{Key: "tun", Value: cfg.TUN, Err: err}
+			return nil, &ConfigError{Key: keyTUN, Value: cfg.TUN, Err: err}
 		}
 		dev = tun
 		if router == nil {
@@ -233,12 +258,13 @@ func New(cfg Config, opts Options) (*Runtime, error) {
 	}
 	rt.router = router
 	rt.dp, err = dataplane.New(dataplane.Config{
-		Addrs:    set.listen,
-		IKEPort:  set.ikePort,
-		NATTPort: set.nattPort,
-		Device:   dev,
-		IKE:      rt.dispatch,
-		Logger:   rt.log,
+		Addrs:     set.listen,
+		IKEPort:   set.ikePort,
+		NATTPort:  set.nattPort,
+		Device:    dev,
+		IKE:       rt.dispatch,
+		Intercept: opts.Intercept,
+		Logger:    rt.log,
 	})
 	if err != nil {
 		dev.Close()
@@ -472,6 +498,26 @@ func (rt *Runtime) DeleteChild(ctx context.Context, id SAID, inSPI uint32) error
 	return rt.onSA(ctx, id, func(now time.Time, sa *ike.SA) error { return sa.DeleteChild(now, inSPI) })
 }
 
+// UpdatePeer moves the IKE SA id and its CHILD_SAs to the peer's new
+// address and port (ike.SA.UpdatePeer; the dataplane's outbound SAs follow
+// through UpdateEndpoints): the home agent's answer to a Binding Update from
+// a new care-of address with the K flag (RFC 6275 §10.3.1, RFC 4877 §7.4).
+// Moving to where the SA already is does nothing.
+func (rt *Runtime) UpdatePeer(ctx context.Context, id SAID, remote netip.AddrPort) error {
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	return rt.onSA(ctx, id, func(now time.Time, sa *ike.SA) error {
+		if sa.Path().Remote == remote {
+			return nil
+		}
+		return sa.UpdatePeer(now, remote)
+	})
+}
+
+// SendInner sends an inner packet down the CHILD_SA routed for its
+// destination (dataplane.Dataplane.SendInner): a Binding Acknowledgement
+// inside the mobile node's tunnel.
+func (rt *Runtime) SendInner(pkt []byte) error { return rt.dp.SendInner(pkt) }
+
 // CheckLiveness sends an empty INFORMATIONAL request on id (RFC 7296 §2.4).
 func (rt *Runtime) CheckLiveness(ctx context.Context, id SAID) error {
 	return rt.onSA(ctx, id, func(now time.Time, sa *ike.SA) error { return sa.CheckLiveness(now) })
@@ -541,7 +587,14 @@ func (rt *Runtime) RekeyAll(ctx context.Context, ikeSAs bool) (int, error) {
 // Stats returns the runtime's counters.
 func (rt *Runtime) Stats() Stats {
 	st := Stats{Responder: map[ike.Outcome]uint64{}, Unroutable: rt.unroutable.Load(),
-		ChildOpFailures: rt.childOpFailures.Load(), Dataplane: rt.dp.Stats()}
+		ChildOpFailures: rt.childOpFailures.Load(), Dataplane: rt.dp.Stats(),
+		BytesIn: rt.retiredIn.Load(), BytesOut: rt.retiredOut.Load()}
+	for _, sa := range rt.dp.InboundSAs() {
+		st.BytesIn += sa.Stats().Bytes
+	}
+	for _, sa := range rt.dp.OutboundSAs() {
+		st.BytesOut += sa.Stats().Bytes
+	}
 	for _, s := range rt.shards {
 		st.InboxDrops += s.drops.Load()
 		st.HalfOpen += s.responder.HalfOpen()

@@ -3,14 +3,21 @@ package homeagent
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mip6ha/mip6ha/homeagent/dataplane"
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
+	"github.com/mip6ha/mip6ha/ike/wire"
 )
 
 // A shard is one goroutine that owns a share of the IKE SAs: every SA whose
@@ -51,6 +58,18 @@ type shard struct {
 
 	stopping bool
 	stopAt   time.Time
+
+	// x is the IKE exchange being answered, between startExchange and
+	// endExchange: its span's context reaches the address pool.
+	x exchange
+}
+
+// exchange is the span of one IKE exchange the shard answers.
+type exchange struct {
+	ctx    context.Context
+	span   trace.Span
+	name   string
+	result string // "" while nothing went wrong
 }
 
 // entry is one IKE SA of a shard.
@@ -60,6 +79,7 @@ type entry struct {
 	spis     []uint64 // local SPIs routed to the SA
 	initKey  ike.InitKey
 	peer     ike.ID
+	up       bool // IKEUp seen, IKEDown not yet: counted in the IKE SA gauge
 	deadline time.Time
 	index    int // in the shard's deadlines heap, -1 when not there
 }
@@ -98,7 +118,6 @@ func newShard(rt *Runtime, idx int) (*shard, error) {
 		ESPProposals:     set.espProposals,
 		LocalTS:          selectorsOf(set.localTS),
 		Mode:             ike.Tunnel,
-		Addresses:        rt.pool,
 		TSPolicy:         homeTSPolicy{local: selectorsOf(set.localTS)},
 		ForceEncap:       set.cfg.ForceEncap,
 		NATTPort:         rt.nattPort,
@@ -112,6 +131,11 @@ func newShard(rt *Runtime, idx int) (*shard, error) {
 	if c, ok := rt.creds.(*Credentials); ok {
 		s.template.CertReqCAs = c.CAs
 	}
+	if rt.pool != nil {
+		s.template.Addresses = shardAssigner{s}
+	}
+	s.template.HalfOpenTimeout = set.cfg.HalfOpenTimeout
+	s.x.ctx = context.Background()
 	s.threshold = set.cfg.CookieThreshold
 	if s.threshold == 0 {
 		s.threshold = DefaultCookieThreshold
@@ -244,6 +268,8 @@ func (s *shard) receive(m inboundMsg) {
 		s.rt.unroutable.Add(1)
 		return
 	}
+	s.startExchange(m.dg)
+	defer s.endExchange()
 	if spi != 0 {
 		e := s.bySPI[spi]
 		if e == nil {
@@ -265,6 +291,7 @@ func (s *shard) receive(m inboundMsg) {
 	}
 	s.demandCookies()
 	res := s.responder.Handle(now, m.dg)
+	s.x.result = outcomeResult(res.Outcome)
 	if res.Reply.Payload != nil {
 		s.send(res.Reply)
 	}
@@ -572,4 +599,81 @@ func (s *shard) recentlyGiven(spi uint32) bool {
 		}
 	}
 	return false
+}
+
+// shardAssigner is the shard's ike.AddressAssigner: it hands the runtime's
+// AddressPool the context of the exchange being answered, so that lease
+// operations are children of the IKE_AUTH span.
+type shardAssigner struct{ s *shard }
+
+// Assign implements ike.AddressAssigner.
+func (a shardAssigner) Assign(req ike.AddressRequest) (ike.Assignment, error) {
+	return a.s.rt.pool.Assign(a.s.x.ctx, req)
+}
+
+// startExchange opens the span of the exchange a received request starts
+// (responses answer our own requests and get none).
+func (s *shard) startExchange(dg ike.Datagram) {
+	h, err := wire.ParseHeader(dg.Payload)
+	if err != nil || h.Flags().Response() {
+		return
+	}
+	name := h.ExchangeType().String()
+	s.x.ctx, s.x.span = s.rt.tracer.Start(context.Background(), name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(telemetry.KeyExchange.String(name),
+			telemetry.KeySPIi.String(fmt.Sprintf("%016x", h.SPIi())), telemetry.KeySPIr.String(fmt.Sprintf("%016x", h.SPIr())),
+			telemetry.KeyMessageID.Int64(int64(h.MessageID())),
+			attribute.String("net.peer.address", dg.Remote.String())))
+	s.x.name, s.x.result = name, ""
+}
+
+// failExchange records why the exchange being answered failed: the name of
+// the error notify.
+func (s *shard) failExchange(result string) {
+	if s.x.span != nil && s.x.result == "" {
+		s.x.result = result
+	}
+}
+
+// endExchange ends the span of the exchange being answered and counts it.
+func (s *shard) endExchange() {
+	x := s.x
+	s.x = exchange{ctx: context.Background()}
+	if x.span == nil {
+		return
+	}
+	result := x.result
+	if result == "" {
+		result = telemetry.ResultOK
+	}
+	x.span.SetAttributes(telemetry.KeyResult.String(result))
+	if result != telemetry.ResultOK {
+		x.span.SetStatus(codes.Error, result)
+	}
+	x.span.End()
+	if m := s.rt.opts.Metrics; m != nil {
+		m.RecordIKEExchange(x.ctx, x.name, result)
+	}
+}
+
+// outcomeResult names the first-packet outcome of an IKE_SA_INIT request
+// as a result: ok for a new SA, else the notify answered (or the drop).
+func outcomeResult(o ike.Outcome) string {
+	switch o {
+	case ike.Created:
+		return telemetry.ResultOK
+	case ike.AnsweredRedirect:
+		return wire.NotifyRedirect.String()
+	case ike.AnsweredCookie:
+		return wire.NotifyCookie.String()
+	case ike.AnsweredInvalidKE:
+		return wire.NotifyInvalidKEPayload.String()
+	case ike.AnsweredNoProposal:
+		return wire.NotifyNoProposalChosen.String()
+	case ike.AnsweredMajorVersion:
+		return wire.NotifyInvalidMajorVersion.String()
+	case ike.AnsweredCriticalPayload:
+		return wire.NotifyUnsupportedCriticalPayload.String()
+	}
+	return o.String()
 }

@@ -468,11 +468,32 @@ func (d *Dataplane) openESP(buf []byte, n int, now int64) (*SA, []byte, DropReas
 	return sa, inner, r
 }
 
-// isMobilityHeader reports whether an inner packet is IPv6 with the
-// Mobility Header as its first Next Header.
+// isMobilityHeader reports whether an inner packet is IPv6 carrying a
+// Mobility Header, directly or after Hop-by-Hop Options, Routing and
+// Destination Options headers (a Home Address option, RFC 6275 §6.3).
 func isMobilityHeader(p []byte) bool {
-	return len(p) >= 40 && p[0]>>4 == 6 && p[6] == protoMobilityHeader
+	if len(p) < 40 || p[0]>>4 != 6 {
+		return false
+	}
+	nh, off := p[6], 40
+	for range maxExtensionHeaders {
+		switch nh {
+		case protoMobilityHeader:
+			return true
+		case 0, 43, 60: // Hop-by-Hop Options, Routing, Destination Options
+			if off+2 > len(p) {
+				return false
+			}
+			nh, off = p[off], off+8*(int(p[off+1])+1)
+		default:
+			return false
+		}
+	}
+	return false
 }
+
+// maxExtensionHeaders bounds the walk of isMobilityHeader.
+const maxExtensionHeaders = 4
 
 // protoMobilityHeader is the IPv6 Next Header of the Mobility Header.
 const protoMobilityHeader = 135

@@ -51,6 +51,7 @@ func TestPairIntercept(t *testing.T) {
 
 	// A Mobility Header packet the hook declines reaches the device too.
 	consume.Store(false)
+	mobility = bytes.Clone(mobility)
 	mobility[7] = 1 // tell it apart
 	mn.tun.Outgoing <- mobility
 	<-got
@@ -58,6 +59,36 @@ func TestPairIntercept(t *testing.T) {
 		t.Error("declined packet changed")
 	}
 	eventually(t, "intercept counter", func() bool { return ha.dp.Stats().Intercepted == 1 })
+}
+
+// TestIsMobilityHeader checks the Next Header walk: the Mobility Header
+// directly or after extension headers, nothing else, nothing past the end.
+func TestIsMobilityHeader(t *testing.T) {
+	pkt := func(nh byte, ext ...[]byte) []byte {
+		p := testInner(hoa, cnAddr, 40)
+		p[6] = nh
+		for _, e := range ext {
+			p = append(p, e...)
+		}
+		return p
+	}
+	hao := []byte{protoMobilityHeader, 2, 0xc9, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	for _, tc := range []struct {
+		name string
+		p    []byte
+		want bool
+	}{
+		{"mobility header", pkt(protoMobilityHeader), true},
+		{"after destination options", pkt(60, hao), true},
+		{"udp", pkt(17), false},
+		{"truncated extension header", pkt(60), false},
+		{"ipv4", testInner(hoa4, cnAddr4, 40), false},
+		{"short", []byte{0x60, 0, 0}, false},
+	} {
+		if got := isMobilityHeader(tc.p); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
 
 // TestSendInner checks that SendInner seals a packet with the outbound SA

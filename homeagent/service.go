@@ -1,0 +1,459 @@
+package homeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mip6ha/mip6ha/homeagent/admin"
+	"github.com/mip6ha/mip6ha/homeagent/config"
+	"github.com/mip6ha/mip6ha/homeagent/dataplane"
+	"github.com/mip6ha/mip6ha/homeagent/homelink"
+	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/storetrace"
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
+	"github.com/mip6ha/mip6ha/ike"
+	"github.com/mip6ha/mip6ha/mip6"
+)
+
+// isResponderDrop reports whether a first-packet outcome dropped the
+// datagram (rather than answering it).
+func isResponderDrop(o ike.Outcome) bool {
+	switch o {
+	case ike.DroppedSyntax, ike.DroppedNotInit, ike.DroppedKeyExchange, ike.DroppedInternal:
+		return true
+	}
+	return false
+}
+
+// ServiceOptions is the wiring of a Service that is not configuration.
+// The zero value is the daemon's: telemetry that records nothing, the TUN
+// device of home.tun, the store of store.backend.
+type ServiceOptions struct {
+	// Telemetry supplies the logger, the tracer provider and the metrics
+	// (the program sets it up from the configuration, telemetry.Setup);
+	// nil: telemetry.Nop().
+	Telemetry *telemetry.Telemetry
+	// Version is the program's version for the admin API's status.
+	Version string
+	// Device replaces the TUN device (tests: an in-memory device). With
+	// it, no kernel routes are made and home.interface must be empty.
+	Device dataplane.Device
+	// Store replaces the store the configuration opens (tests). The
+	// service closes it.
+	Store store.Store
+	// VPNGrace is how long a peer's CHILD_SA may go without a Mobility
+	// Header message before the peer counts as VPN-only and its address is
+	// defended on the home link without a binding; 0 means
+	// DefaultVPNGrace.
+	VPNGrace time.Duration
+}
+
+// DefaultVPNGrace is the default ServiceOptions.VPNGrace: a mobile node
+// sends its first Binding Update as soon as its CHILD_SA is up (RFC 4877
+// §3), well within it.
+const DefaultVPNGrace = 3 * time.Second
+
+// Service is the home agent daemon: the IKE runtime (Runtime) as the
+// responder mobile nodes attach to, their home addresses leased from the
+// store (LeasePool), their Binding Updates inside the tunnel answered by
+// the binding cache (mip6.HomeAgent, RFC 4877 all-in-tunnel form), their
+// home addresses defended on the home link once bound (homelink), the admin
+// API (it implements admin.Backend) and the telemetry, all built from one
+// configuration (package homeagent/config).
+//
+//	svc, err := homeagent.NewService(cfg, homeagent.ServiceOptions{Telemetry: tel})
+//	err = svc.Run(ctx) // until ctx ends, then a graceful shutdown
+//
+// A peer that never sends a Mobility Header message (a stock IKEv2 client
+// such as strongSwan) is served as a VPN-only peer: its address comes from
+// the same pool and is defended on the home link once its CHILD_SA has been
+// up for ServiceOptions.VPNGrace without a Binding Update.
+type Service struct {
+	cfg      *config.Config
+	opts     ServiceOptions
+	log      *slog.Logger
+	tracer   trace.Tracer
+	metrics  *telemetry.Metrics
+	store    store.Store
+	pool     *LeasePool
+	ha       *mip6.HomeAgent
+	rt       *Runtime
+	defender *homelink.Defender // nil without a home link
+	adminLn  net.Listener       // nil without an admin API
+	esp      dataplane.KernelESP
+	peers    *peerTable
+	local    localAddrs
+	vpnGrace time.Duration
+
+	memberCancel context.CancelFunc
+	membership   store.Membership
+	observed     metric.Registration
+
+	mobility *mobility
+
+	mu      sync.Mutex
+	started time.Time
+	running bool
+}
+
+// NewService builds the home agent of cfg (a configuration Load accepted):
+// it opens the store and joins it as a member, releases the leases a
+// previous run left bound, creates the TUN device, binds the IKE sockets,
+// opens the home link and the admin socket, and probes kernel ESP. Run
+// starts it; a Service that is not to run is released by Run with a
+// cancelled context.
+func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error) {
+	tel := opts.Telemetry
+	if tel == nil {
+		tel = telemetry.Nop()
+	}
+	s := &Service{cfg: cfg, opts: opts, log: tel.Logger(), metrics: tel.Metrics(), peers: newPeerTable(),
+		tracer: tel.TracerProvider().Tracer(telemetry.ScopeName), vpnGrace: opts.VPNGrace}
+	if s.vpnGrace <= 0 {
+		s.vpnGrace = DefaultVPNGrace
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
+	creds, err := cfg.Credentials()
+	if err != nil {
+		return nil, err
+	}
+	rcreds := Credentials(*creds)
+	if rcreds.Empty() {
+		s.log.Warn("no credentials configured: no peer can authenticate until ike.psks, ike.secrets_file or ike.ca is configured",
+			"identity", rcreds.Self.ID.String())
+	}
+
+	st := opts.Store
+	if st == nil {
+		if st, err = cfg.OpenStore(); err != nil {
+			return nil, fmt.Errorf("homeagent: lease store: %w", err)
+		}
+	}
+	undo = append(undo, func() { st.Close() })
+	s.store = storetrace.Wrap(st, tel.TracerProvider())
+	memberCtx, memberCancel := context.WithCancel(context.Background())
+	s.memberCancel = memberCancel
+	undo = append(undo, memberCancel)
+	joinCtx, cancel := context.WithTimeout(memberCtx, DefaultStoreTimeout)
+	s.membership, err = s.store.Join(joinCtx, cfg.StoreMember(), cfg.Cluster.MembershipTTL)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("homeagent: joining the store as member %q: %w", cfg.Cluster.MemberID, err)
+	}
+
+	poolCfg := LeasePoolConfig{Store: s.store, Owner: cfg.Cluster.MemberID, Prefix: cfg.HomePrefix(), IPv6: cfg.HomePool(),
+		DNS: cfg.DNSServers(), Tracer: tel.TracerProvider(), Metrics: s.metrics, Logger: s.log}
+	if v4, ok := cfg.IPv4Pool(); ok {
+		poolCfg.IPv4 = v4
+	}
+	if s.pool, err = NewLeasePool(poolCfg); err != nil {
+		return nil, err
+	}
+	if stale, err := s.pool.ReleaseStale(context.Background()); err != nil {
+		return nil, fmt.Errorf("homeagent: releasing the leases of a previous run: %w", err)
+	} else if len(stale) > 0 {
+		s.log.Info("released the leases a previous run left bound", "count", len(stale))
+	}
+
+	if s.ha, err = mip6.NewHomeAgent(cfg.HomeAgentConfig(), time.Now()); err != nil {
+		return nil, err
+	}
+
+	dev, router := opts.Device, Router(nil)
+	if dev == nil {
+		tun, err := dataplane.CreateTUN(cfg.Home.TUN, cfg.Home.MTU)
+		if err != nil {
+			return nil, &ConfigError{Key: keyTUN, Value: cfg.Home.TUN, Err: err}
+		}
+		undo = append(undo, func() { tun.Close() })
+		dev, router = tun, tun
+		s.log.Info("TUN device created", "name", tun.Name(), "mtu", cfg.Home.MTU)
+		if cfg.Home.Interface != "" {
+			s.defender, err = homelink.New(cfg.Home.Interface, tun.Name(), homelink.Options{
+				IPv4: poolCfg.IPv4 != (store.Pool{}), Logger: s.log})
+			if err != nil {
+				return nil, &ConfigError{Key: "home.interface", Value: cfg.Home.Interface, Err: err}
+			}
+			undo = append(undo, func() { s.defender.Close() })
+			s.checkOnLink()
+		}
+	} else if cfg.Home.Interface != "" {
+		return nil, &ConfigError{Key: "home.interface", Value: cfg.Home.Interface,
+			Err: errors.New("a home link needs the TUN device, not an in-memory one")}
+	}
+
+	s.mobility = newMobility(s)
+	s.rt, err = New(runtimeConfig(cfg), Options{
+		Logger:      s.log,
+		Device:      dev,
+		Router:      router,
+		Addresses:   s.pool,
+		Credentials: &rcreds,
+		Observer:    s.observe,
+		Retransmit:  cfg.Retransmit(),
+		Intercept:   s.mobility.intercept,
+		Tracer:      tel.TracerProvider(),
+		Metrics:     s.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.rt.dp.Close(); s.rt.closeKeyLog() })
+	s.local.init(s.rt.Listeners())
+
+	s.esp = dataplane.ProbeKernelESP()
+	s.log.Info("dataplane: user space (ESP in UDP over the TUN device)", "kernel_esp", s.esp.String())
+
+	if cfg.Admin.Listen != "" {
+		if s.adminLn, err = admin.Listen(cfg.Admin.Listen); err != nil {
+			return nil, &ConfigError{Key: "admin.listen", Value: cfg.Admin.Listen, Err: err}
+		}
+		undo = append(undo, func() { s.adminLn.Close() })
+	}
+	if s.observed, err = s.metrics.ObserveDataplane(s.counters); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// runtimeConfig is the IKE runtime's part of the configuration.
+func runtimeConfig(c *config.Config) Config {
+	rc := DefaultConfig()
+	rc.Listen = append([]string(nil), c.IKE.Listen...)
+	rc.IKEPort, rc.NATTPort = c.IKE.Port, c.IKE.NATTPort
+	rc.Identity = c.IKE.Identity
+	rc.LocalTS = append([]string(nil), c.IKE.LocalTS...)
+	rc.TUN, rc.MTU = c.Home.TUN, c.Home.MTU
+	rc.KeyLog = c.IKE.KeyLogFile
+	rc.ForceEncap = c.IKE.ForceEncapsulation
+	rc.IKEProposals, rc.ESPProposals = c.IKE.Proposals, c.IKE.ESPProposals
+	rc.IKERekey, rc.ChildRekey, rc.Liveness = c.IKE.RekeyTime, c.IKE.ChildRekeyTime, c.IKE.LivenessInterval
+	rc.HalfOpenTimeout = c.IKE.HalfOpenTimeout
+	rc.Shards, rc.InboxDepth = c.IKE.Shards, c.IKE.InboxDepth
+	rc.CookieThreshold = c.IKE.CookieThreshold
+	rc.ShutdownTimeout = c.IKE.ShutdownTimeout
+	rc.LogLevel, rc.LogFormat = c.Telemetry.LogLevel, c.Telemetry.LogFormat
+	return rc
+}
+
+// checkOnLink warns when the home addresses do not lie in an on-link
+// prefix of the home link: its neighbours would not look for them there
+// (a home registration for such an address gets status 132, RFC 6275
+// §10.3.1).
+func (s *Service) checkOnLink() {
+	prefixes, err := s.defender.Prefixes()
+	if err != nil {
+		s.log.Warn("home link prefixes unknown", "interface", s.cfg.Home.Interface, "err", err)
+		return
+	}
+	home := s.pool.Prefix()
+	for _, p := range prefixes {
+		if p.Bits() <= home.Bits() && p.Contains(home.Addr()) {
+			return
+		}
+	}
+	s.log.Warn("home.prefix is not on-link on home.interface: neighbours will not resolve home addresses there",
+		"prefix", home.String(), "interface", s.cfg.Home.Interface, "on_link", fmt.Sprint(prefixes))
+}
+
+// Runtime returns the IKE runtime (for the program's signal handling:
+// RekeyAll).
+func (s *Service) Runtime() *Runtime { return s.rt }
+
+// AdminAddr returns the admin API's listening address, nil without one.
+func (s *Service) AdminAddr() net.Addr {
+	if s.adminLn == nil {
+		return nil
+	}
+	return s.adminLn.Addr()
+}
+
+// Run serves until ctx ends, then shuts down gracefully: every IKE SA is
+// deleted (the peers are told) and its lease released, every binding ends,
+// the home link's routes and proxy entries are withdrawn, the member leaves
+// the store and the store is closed. It returns once every goroutine it
+// started has ended: nil after a cancellation, else the error that stopped
+// the runtime.
+func (s *Service) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("homeagent: Run called twice")
+	}
+	s.running, s.started = true, time.Now()
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	if s.adminLn != nil {
+		srv := admin.NewServer(s, admin.ServerOptions{Logger: s.log})
+		wg.Go(func() {
+			if err := srv.Serve(adminCtx, s.adminLn); err != nil {
+				s.log.Error("admin API stopped", "err", err)
+			}
+		})
+		s.log.Info("admin API listening", "listen", s.adminLn.Addr().String())
+	}
+	mobilityDone := make(chan struct{})
+	mobilityCtx, stopMobility := context.WithCancel(context.Background())
+	defer stopMobility()
+	go func() {
+		defer close(mobilityDone)
+		s.mobility.run(mobilityCtx)
+	}()
+
+	s.log.Info("home agent started", "member", s.cfg.Cluster.MemberID, "home_prefix", s.pool.Prefix().String(),
+		"home_link", s.cfg.Home.Interface, "store", s.cfg.Store.Backend, "admin", s.cfg.Admin.Listen)
+	err := s.rt.Run(ctx) // deletes every IKE SA when ctx ends
+	s.log.Info("home agent stopping: ending bindings, withdrawing the home link's entries")
+	stopMobility()
+	<-mobilityDone
+	s.shutdown()
+	stopAdmin()
+	wg.Wait()
+	s.log.Info("home agent stopped", "err", err)
+	return err
+}
+
+// shutdown releases what the runtime does not: the home link, the
+// membership and the store.
+func (s *Service) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultStoreTimeout)
+	defer cancel()
+	if s.defender != nil {
+		if err := s.defender.ReleaseAll(ctx); err != nil {
+			s.log.Warn("home link entries not all withdrawn", "err", err)
+		}
+		if err := s.defender.Close(); err != nil {
+			s.log.Warn("home link not closed cleanly", "err", err)
+		}
+	}
+	if s.observed != nil {
+		s.observed.Unregister()
+	}
+	if err := s.membership.Leave(ctx); err != nil && !errors.Is(err, store.ErrClosed) {
+		s.log.Warn("leaving the store", "err", err)
+	}
+	s.memberCancel()
+	if err := s.store.Close(); err != nil {
+		s.log.Warn("closing the store", "err", err)
+	}
+}
+
+// observe is the runtime's Observer: it keeps the peer table and tells the
+// Mobility Header path about CHILD_SAs that came up and IKE SAs that ended.
+// It runs on a shard's goroutine and does not block.
+func (s *Service) observe(e Event) {
+	p, gone := s.peers.apply(e)
+	if _, ok := e.IKE.(ike.ChildUp); ok && !p.mobile {
+		s.mobility.watchVPN(p.id)
+	}
+	if gone {
+		s.mobility.saGone(p)
+	}
+}
+
+// counters is the dataplane snapshot the metrics read at scrape time.
+func (s *Service) counters() telemetry.DataplaneCounters {
+	st := s.rt.Stats()
+	c := telemetry.DataplaneCounters{
+		PacketsIn: st.Dataplane.ESPIn, PacketsOut: st.Dataplane.ESPOut,
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut,
+		Drops: map[string]uint64{},
+	}
+	for r, n := range st.Dataplane.Drops {
+		if n > 0 {
+			c.Drops[dataplane.DropReason(r).String()] = n
+		}
+	}
+	if st.InboxDrops > 0 {
+		c.Drops["ike-inbox-full"] = st.InboxDrops
+	}
+	if st.Unroutable > 0 {
+		c.Drops["ike-unroutable"] = st.Unroutable
+	}
+	for o, n := range st.Responder {
+		if n > 0 && isResponderDrop(o) {
+			c.Drops["ike-"+o.String()] = n
+		}
+	}
+	for r, n := range s.ha.Stats().Drops {
+		if n > 0 && r != int(mip6.DropNone) {
+			c.Drops["mip6-"+mip6.DropReason(r).String()] = n
+		}
+	}
+	if n := s.mobility.queueDrops.Load(); n > 0 {
+		c.Drops["mip6-queue-full"] = n
+	}
+	if n := s.mobility.noSA.Load(); n > 0 {
+		c.Drops["mip6-no-sa"] = n
+	}
+	return c
+}
+
+// localAddrs is the set of this host's addresses, for telling a Mobility
+// Header message to us from one we forward.
+type localAddrs struct {
+	mu      sync.Mutex
+	set     map[netip.Addr]bool
+	fetched time.Time
+}
+
+func (l *localAddrs) init(ls []dataplane.Listener) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.set = map[netip.Addr]bool{}
+	for _, x := range ls {
+		if a := x.Addr.Addr(); !a.IsUnspecified() {
+			l.set[a.Unmap()] = true
+		}
+	}
+	l.refresh()
+}
+
+// refresh reads the interfaces' addresses; l.mu is held.
+func (l *localAddrs) refresh() {
+	l.fetched = time.Now()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			l.set[p.Addr().Unmap()] = true
+		}
+	}
+}
+
+// has reports whether a is an address of this host, reading the
+// interfaces again (at most once a second) when it is not known.
+func (l *localAddrs) has(a netip.Addr) bool {
+	a = a.Unmap()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.set[a] {
+		return true
+	}
+	if time.Since(l.fetched) >= time.Second {
+		l.refresh()
+	}
+	return l.set[a]
+}
