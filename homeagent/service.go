@@ -310,7 +310,7 @@ func (s *Service) Run(ctx context.Context) error {
 				s.log.Error("admin API stopped", "err", err)
 			}
 		})
-		s.log.Info("admin API listening", "listen", s.adminLn.Addr().String())
+		s.log.Info("admin API listening", "listen", s.cfg.Admin.Listen)
 	}
 	mobilityDone := make(chan struct{})
 	mobilityCtx, stopMobility := context.WithCancel(context.Background())

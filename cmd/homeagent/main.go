@@ -101,6 +101,7 @@ func run(args []string, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "homeagent run: %v (homeagent run -h lists the flags)\n", err)
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
