@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/mip6ha/mip6ha/mip6/mh"
-	oteltest "github.com/mip6ha/mip6ha/test/otel"
 	"github.com/mip6ha/mip6ha/test/lab"
+	oteltest "github.com/mip6ha/mip6ha/test/otel"
 )
 
 // TestHomeAgentTracesAttach: the spans of an attach reach an OTLP endpoint
