@@ -42,6 +42,10 @@ type IKEUp struct {
 	// REDIRECTED_FROM in IKE_SA_INIT (RFC 5685 §3): only then may we
 	// redirect it.
 	RedirectSupported bool
+	// RedirectExtensions says the peer also announced the project's
+	// private-use NotifyRedirectPortSupported: it follows gateway
+	// identities with a port and presents handover tickets.
+	RedirectExtensions bool
 	// RedirectedFrom is the gateway the peer says redirected it (REDIRECTED_FROM),
 	// for logs and accounting only: it is not authenticated (RFC 5685 §11).
 	RedirectedFrom *wire.GatewayIdentity

@@ -237,7 +237,8 @@ func (sa *SA) established(now time.Time) {
 	sa.emit(IKEUp{
 		SPIs: sa.cur.spis, Initiator: sa.initiatorRole, Path: sa.path, NATT: sa.natt,
 		LocalID: sa.local.ID, PeerID: sa.peerID, Suite: suiteName(sa.cur),
-		RedirectSupported: sa.redirect.supported && !sa.initiatorRole, RedirectedFrom: sa.redirect.from,
+		RedirectSupported: sa.redirect.supported && !sa.initiatorRole, RedirectExtensions: sa.redirect.extensions && !sa.initiatorRole,
+		RedirectedFrom: sa.redirect.from,
 	})
 }
 

@@ -104,7 +104,7 @@ func TestRedirectNeverSentToClientWithoutSupport(t *testing.T) {
 	if _, ok := req.Payloads.Notify(wire.NotifyRedirectSupported); ok {
 		t.Fatal("REDIRECT_SUPPORTED sent although disabled")
 	}
-	if eventsOf[IKEUp](p.ha)[0].RedirectSupported {
+	if up := eventsOf[IKEUp](p.ha)[0]; up.RedirectSupported || up.RedirectExtensions {
 		t.Error("IKEUp claims redirect support")
 	}
 	if err := p.r().Redirect(p.now, RedirectTarget{Gateway: wire.GatewayAddr(ha2)}); !errors.Is(err, ErrRedirectNotSupported) {
@@ -324,7 +324,7 @@ func TestRedirectExtensionsPortAndTicket(t *testing.T) {
 	if len(rd.inits) != 1 || !rd.inits[0].PortSupported || rd.inits[0].RedirectedFrom == nil {
 		t.Fatalf("AtInit asked %+v", rd.inits)
 	}
-	if up := eventsOf[IKEUp](p.ha)[0]; up.RedirectedFrom == nil || *up.RedirectedFrom != from || !up.RedirectSupported {
+	if up := eventsOf[IKEUp](p.ha)[0]; up.RedirectedFrom == nil || *up.RedirectedFrom != from || !up.RedirectSupported || !up.RedirectExtensions {
 		t.Fatalf("IKEUp %+v", up)
 	}
 	// RFC 5685 §3: REDIRECTED_FROM implies support; REDIRECT_SUPPORTED is
@@ -394,5 +394,55 @@ func TestRedirectFollowBetweenTwoGatewaysStopsAtLoop(t *testing.T) {
 		if cfg.PeerID != haID || cfg.RedirectedFrom == nil || *cfg.RedirectedFrom != got[0].From || string(cfg.Ticket) != "t" {
 			t.Fatalf("followed configuration %+v", cfg)
 		}
+	}
+}
+
+// RFC 5685 §4: the answer to a request that reached an anycast address is a
+// REDIRECT to a unicast address, even when the Redirector names an anycast
+// address (its own view may not know which addresses are anycast here).
+func TestRedirectFromAnycastNeverNamesAnycast(t *testing.T) {
+	_, rc, _ := pairConfig(101)
+	anycast := netip.MustParseAddr("2001:db8:a::1")
+	unicast := netip.MustParseAddr("2001:db8:2::2")
+	rc.Redirector = &redirector{init: &RedirectTarget{Gateway: wire.GatewayAddr(anycast)}}
+	r, err := NewResponder(ResponderConfig{Config: *rc, Anycast: map[netip.Addr]netip.Addr{anycast: unicast}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, _, _ := pairConfig(102)
+	dg := firstInit(t, ic)
+	dg.Local = netip.AddrPortFrom(anycast, 500)
+	res := r.Handle(epoch, dg)
+	if res.Outcome != AnsweredRedirect || res.Reply.Local != dg.Local {
+		t.Fatalf("%v from %v", res.Outcome, res.Reply.Local)
+	}
+	var m wire.Message
+	if err := wire.ParseMessage(res.Reply.Payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := m.Payloads.Notify(wire.NotifyRedirect)
+	if rr, err := wire.ParseRedirect(n.Data); err != nil || rr.Gateway != wire.GatewayAddr(unicast) {
+		t.Fatalf("REDIRECT to %+v (%v), want the unicast %v", rr.Gateway, err, unicast)
+	}
+}
+
+// ResponderConfig.Anycast must map each anycast address to a unicast
+// address of its family that is not anycast itself.
+func TestRedirectAnycastConfigChecked(t *testing.T) {
+	_, rc, _ := pairConfig(103)
+	a6, a4 := netip.MustParseAddr("2001:db8:a::1"), netip.MustParseAddr("192.0.2.1")
+	u6 := netip.MustParseAddr("2001:db8:2::2")
+	for name, m := range map[string]map[netip.Addr]netip.Addr{
+		"no unicast":               {a6: {}},
+		"other family":             {a4: u6},
+		"unspecified":              {netip.IPv6Unspecified(): u6},
+		"anycast to other anycast": {a6: netip.MustParseAddr("2001:db8:a::2"), netip.MustParseAddr("2001:db8:a::2"): u6},
+	} {
+		if _, err := NewResponder(ResponderConfig{Config: *rc, Anycast: m}); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := NewResponder(ResponderConfig{Config: *rc, Anycast: map[netip.Addr]netip.Addr{a6: u6, netip.AddrFrom16(a4.As16()): netip.MustParseAddr("198.51.100.1")}}); err != nil {
+		t.Errorf("valid anycast map (an IPv4-mapped key): %v", err)
 	}
 }

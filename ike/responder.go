@@ -23,9 +23,11 @@ type ResponderConfig struct {
 	// DefaultCookieRotation.
 	CookieRotation time.Duration
 	// Anycast maps each anycast address we answer on to a unicast address
-	// of ours: a redirect-capable client that reaches us on an anycast
-	// address is always redirected (RFC 5685 §4), to the Redirector's
-	// target or, if it chose none, to this address.
+	// of ours of the same family: a redirect-capable client that reaches us
+	// on an anycast address is always redirected (RFC 5685 §4), to the
+	// Redirector's target or, if it chose none or named an anycast address
+	// itself, to this address. A client that did not announce support is
+	// served on the anycast address: it cannot be sent anywhere else.
 	Anycast map[netip.Addr]netip.Addr
 }
 
@@ -137,7 +139,16 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Responder{cfg: c, threshold: cfg.CookieThreshold, anycast: cfg.Anycast}
+	anycast := make(map[netip.Addr]netip.Addr, len(cfg.Anycast))
+	for a, u := range cfg.Anycast {
+		anycast[a.Unmap()] = u.Unmap()
+	}
+	for a, u := range anycast {
+		if err := checkAnycast(a, u, anycast); err != nil {
+			return nil, err
+		}
+	}
+	r := &Responder{cfg: c, threshold: cfg.CookieThreshold, anycast: anycast}
 	if r.threshold == 0 {
 		r.threshold = 30
 	}
@@ -227,7 +238,7 @@ func (r *Responder) handle(now time.Time, dg Datagram) Result {
 	}
 	_, info.PortSupported = m.Payloads.Notify(wire.NotifyRedirectPortSupported)
 	info.PortSupported = info.PortSupported && capable
-	unicast, anycast := r.anycast[dg.Local.Addr()]
+	unicast, anycast := r.anycast[dg.Local.Addr().Unmap()]
 	info.Anycast = anycast
 
 	// RFC 5685 §3, §4: the redirect decision comes first, so a redirected
@@ -238,8 +249,9 @@ func (r *Responder) handle(now time.Time, dg Datagram) Result {
 			t, redirect = rd.AtInit(info)
 			redirect = redirect && targetAllowed(t, info.PortSupported)
 		}
-		if !redirect && anycast && unicast.IsValid() {
-			t, redirect = RedirectTarget{Gateway: gatewayOf(unicast)}, true
+		if anycast && (!redirect || r.isAnycast(t.Gateway)) {
+			// RFC 5685 §4: from an anycast address, always to a unicast one.
+			t, redirect = RedirectTarget{Gateway: gatewayOf(unicast), Ticket: t.Ticket}, true
 		}
 		if redirect {
 			ps := []wire.Payload{&wire.Redirect{Gateway: t.Gateway, Nonce: nonce.Data}}
@@ -279,6 +291,31 @@ func (r *Responder) handle(now time.Time, dg Datagram) Result {
 		return Result{Outcome: DroppedInternal, Err: err}
 	}
 	return Result{Outcome: Created, SA: sa}
+}
+
+// checkAnycast checks one entry of ResponderConfig.Anycast: an anycast
+// address and the unicast address of ours of the same family that a client
+// reaching it is sent to.
+func checkAnycast(a, u netip.Addr, all map[netip.Addr]netip.Addr) error {
+	switch {
+	case !a.IsValid() || a.IsUnspecified() || a.IsMulticast():
+		return fmt.Errorf("%w: anycast address %v", ErrConfig, a)
+	case !u.IsValid() || u.IsUnspecified() || u.IsMulticast() || u.Is4() != a.Is4():
+		return fmt.Errorf("%w: anycast %v needs a unicast address of its family, not %v", ErrConfig, a, u)
+	}
+	if _, ok := all[u]; ok {
+		return fmt.Errorf("%w: anycast %v redirects to %v, another anycast address", ErrConfig, a, u)
+	}
+	return nil
+}
+
+// isAnycast reports whether g names one of our anycast addresses.
+func (r *Responder) isAnycast(g wire.GatewayIdentity) bool {
+	if !g.AddrPort.Addr().IsValid() {
+		return false
+	}
+	_, ok := r.anycast[g.AddrPort.Addr().Unmap()]
+	return ok
 }
 
 // answer builds an unprotected answer to the request with header h: SPIr
