@@ -76,8 +76,9 @@ type Options struct {
 	// Retransmit replaces the engine's retransmission schedule.
 	Retransmit ike.Retransmit
 	// RedirectExtensions makes our initiators announce the project's
-	// private redirect extensions (for our own gateways only).
-	RedirectExtensions bool
+	// private redirect extensions (for our own gateways only);
+	// DisableRedirect stops them from announcing RFC 5685 support at all.
+	RedirectExtensions, DisableRedirect bool
 	// SoftSeqLimit is the outbound ESP sequence number at which a CHILD_SA
 	// is rekeyed (RFC 4303 §3.3.3); 0: dataplane.DefaultSoftSeqLimit. Tests
 	// lower it to see the rekey happen.
@@ -94,6 +95,9 @@ type Options struct {
 	// Metrics counts the IKE exchanges answered and the IKE and CHILD SAs
 	// up; nil: none.
 	Metrics *telemetry.Metrics
+	// Redirect wires in RFC 5685 as a responder: placement, anycast,
+	// handover tickets. Nil: nobody is redirected.
+	Redirect *RedirectOptions
 }
 
 // SAID names an IKE SA in the runtime for its whole life, across IKE SA
@@ -132,6 +136,11 @@ type Peer struct {
 	// InitialContact sends INITIAL_CONTACT: the gateway drops our older IKE
 	// SAs.
 	InitialContact bool
+	// RedirectedFrom, when following a redirect (RFC 5685 §3), names the
+	// gateway that sent us here (REDIRECTED_FROM); Ticket is the handover
+	// ticket it gave us, presented in IKE_AUTH.
+	RedirectedFrom *wire.GatewayIdentity
+	Ticket         []byte
 }
 
 // SAInfo is a snapshot of an IKE SA.
@@ -186,7 +195,8 @@ type Runtime struct {
 	nattPort uint16
 	localIPs []netip.Addr // bound addresses
 
-	routes routeTable
+	routes   routeTable
+	redirect *redirectRuntime
 
 	nextID          atomic.Uint64
 	unroutable      atomic.Uint64
@@ -227,6 +237,9 @@ func New(cfg Config, opts Options) (*Runtime, error) {
 		tp = noop.NewTracerProvider()
 	}
 	rt.tracer = tp.Tracer(telemetry.ScopeName)
+	if err := rt.setupRedirect(opts.Redirect); err != nil {
+		return nil, err
+	}
 	var writers []io.Writer
 	if cfg.KeyLog != "" {
 		f, err := os.OpenFile(cfg.KeyLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -436,6 +449,8 @@ func (rt *Runtime) Initiate(ctx context.Context, p Peer) (SAID, error) {
 		cfg.PeerNATTPort = p.NATTPort
 		cfg.InitialContact = p.InitialContact
 		cfg.RedirectExtensions = rt.opts.RedirectExtensions
+		cfg.DisableRedirect = rt.opts.DisableRedirect
+		cfg.RedirectedFrom, cfg.Ticket = p.RedirectedFrom, p.Ticket
 		sa, err := ike.NewInitiator(&cfg, ike.Path{Local: netip.AddrPortFrom(local, rt.ikePort), Remote: p.Remote})
 		if err != nil {
 			return err

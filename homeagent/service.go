@@ -55,6 +55,10 @@ type ServiceOptions struct {
 	// defended on the home link without a binding; 0 means
 	// DefaultVPNGrace.
 	VPNGrace time.Duration
+	// Redirect replaces the RFC 5685 settings the configuration gives
+	// (ike.redirect.*: anycast addresses, grace period, placement on the
+	// store's members), for programs that bring their own view.
+	Redirect *RedirectOptions
 }
 
 // DefaultVPNGrace is the default ServiceOptions.VPNGrace: a mobile node
@@ -99,6 +103,7 @@ type Service struct {
 	observed     metric.Registration
 
 	mobility *mobility
+	view     *storeView // placement view with ike.redirect.enable, else nil
 
 	mu      sync.Mutex
 	started time.Time
@@ -211,6 +216,7 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 		Intercept:   s.mobility.intercept,
 		Tracer:      tel.TracerProvider(),
 		Metrics:     s.metrics,
+		Redirect:    s.redirectOptions(cfg, opts),
 	})
 	if err != nil {
 		return nil, err
@@ -319,6 +325,13 @@ func (s *Service) Run(ctx context.Context) error {
 		defer close(mobilityDone)
 		s.mobility.run(mobilityCtx)
 	}()
+	viewCtx, stopView := context.WithCancel(context.Background())
+	defer stopView()
+	viewDone := make(chan struct{})
+	go func() {
+		defer close(viewDone)
+		s.followMembers(viewCtx)
+	}()
 
 	s.log.Info("home agent started", "member", s.cfg.Cluster.MemberID, "home_prefix", s.pool.Prefix().String(),
 		"home_link", s.cfg.Home.Interface, "store", s.cfg.Store.Backend, "admin", s.cfg.Admin.Listen)
@@ -326,6 +339,8 @@ func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("home agent stopping: ending bindings, withdrawing the home link's entries")
 	stopMobility()
 	<-mobilityDone
+	stopView()
+	<-viewDone
 	s.shutdown()
 	stopAdmin()
 	wg.Wait()

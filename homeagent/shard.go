@@ -140,8 +140,11 @@ func newShard(rt *Runtime, idx int) (*shard, error) {
 	if s.threshold == 0 {
 		s.threshold = DefaultCookieThreshold
 	}
+	rc := ike.ResponderConfig{CookieThreshold: s.threshold}
+	rt.redirect.configure(&s.template, &rc)
+	rc.Config = s.template
 	var err error
-	s.responder, err = ike.NewResponder(ike.ResponderConfig{Config: s.template, CookieThreshold: s.threshold})
+	s.responder, err = ike.NewResponder(rc)
 	if err != nil {
 		return nil, err
 	}
