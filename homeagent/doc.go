@@ -1,6 +1,18 @@
-// Package homeagent is the home agent service: the runtime that owns sockets,
-// goroutines and timers and drives the ike and mip6 state machines, the lease
-// store, the dataplane, the admin API and telemetry.
+// Package homeagent is the home agent service: the IKE runtime that owns
+// sockets, goroutines and timers and drives the ike state machines (Runtime,
+// shared with the mobile node client), and the home agent built on it
+// (Service): home addresses leased from the store (LeasePool), Binding
+// Updates inside the tunnel answered with the mip6 binding cache, home
+// addresses defended on the home link (homelink), the admin API backend and
+// telemetry.
+//
+// # The home agent
+//
+//	svc, err := homeagent.NewService(cfg, homeagent.ServiceOptions{Telemetry: tel})
+//	err = svc.Run(ctx) // until ctx ends, then a graceful shutdown
+//
+// docs/architecture.md draws the flows; docs/operations.md is the
+// operator's view.
 //
 // # The IKE runtime
 //
@@ -14,9 +26,10 @@
 //	id, err := rt.Initiate(ctx, homeagent.Peer{Remote: ha, Request: ike.CPRequest{IPv6: true}})
 //	err = rt.RekeyChild(ctx, id, 0)      // RekeyIKE, Delete, DeleteChild, CheckLiveness, SAs, Stats
 //
-// Config holds the operator's settings (one key per field, the flags of
-// cmd/homeagent, RegisterFlags); Options the wiring (logger, device, address
-// pool, credentials, an event Observer).
+// Config holds the runtime's settings (each field names the key of
+// package homeagent/config that sets it); Options the wiring (logger,
+// device, address pool, credentials, an event Observer, the Mobility Header
+// intercept, tracer and metrics).
 //
 // # Shards
 //

@@ -198,6 +198,11 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 			}
 			undo = append(undo, func() { s.defender.Close() })
 			s.checkOnLink()
+			// Nothing is defended yet: every route and proxy entry with
+			// the marker is what a run that was killed left behind.
+			if _, err := s.defender.Reconcile(context.Background()); err != nil {
+				s.log.Warn("home link entries of a previous run not all removed", "err", err)
+			}
 		}
 	} else if cfg.Home.Interface != "" {
 		return nil, &ConfigError{Key: "home.interface", Value: cfg.Home.Interface,
