@@ -119,3 +119,20 @@ func TestSendInner(t *testing.T) {
 		t.Error("a truncated packet was sent")
 	}
 }
+
+// FuzzIsMobilityHeader: the Next Header walk never panics nor reads past
+// the packet, and says yes only for an IPv6 packet with a full header.
+func FuzzIsMobilityHeader(f *testing.F) {
+	mobility := testInner(hoa, cnAddr, 64)
+	mobility[6] = protoMobilityHeader
+	f.Add(mobility)
+	hao := testInner(hoa, cnAddr, 40)
+	hao[6] = 60
+	f.Add(append(hao, protoMobilityHeader, 2, 0xc9, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+	f.Add(testInner(hoa4, cnAddr4, 40))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if isMobilityHeader(p) && (len(p) < 40 || p[0]>>4 != 6) {
+			t.Errorf("% x: a Mobility Header in what is no IPv6 packet", p)
+		}
+	})
+}
