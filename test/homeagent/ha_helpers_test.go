@@ -192,22 +192,41 @@ func tail(s string, n int) string {
 
 // inNetns runs f on an OS thread switched into host's network namespace,
 // so that sockets and devices f creates live there (they stay there when
-// used from other threads afterwards).
+// used from other threads afterwards). The thread returns to the test's
+// namespace afterwards: a thread left behind could be the process's main
+// thread, whose namespace is the process's as far as the lab's cleanup
+// sees it (it would kill the test process with the lab).
 func inNetns(host *lab.Host, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
 		target, err := unix.Open("/run/netns/"+host.Namespace(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		defer unix.Close(target)
 		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
-		errc <- f()
+		ferr := f()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// Stay locked: the thread dies with this goroutine.
+			errc <- fmt.Errorf("leaving %s's namespace: %w (after: %v)", host, err, ferr)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
 	}()
 	return <-errc
 }
