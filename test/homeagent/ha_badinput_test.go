@@ -43,7 +43,7 @@ func TestHomeAgentBadInput(t *testing.T) {
 
 	mn := attachInner(t, ctx, tp.MN, tp.MNAddrs().V6, haAddr, "mn.example")
 	other := attachInner(t, ctx, tp.MN, tp.MNAddrs().V6, haAddr, "other.example")
-	before := snapshot(t, ctx, c)
+	before := adminSnapshot(t, ctx, c)
 
 	// Malformed IKE: too short for a header, and a header with garbage.
 	conn, err := tp.MN.Dial(ctx, "udp", "", net.JoinHostPort(haAddr.String(), "500"))
@@ -76,14 +76,14 @@ func TestHomeAgentBadInput(t *testing.T) {
 	// Address option: the CHILD_SA's selectors only let mn's own source
 	// through), then a valid BU. The mobility goroutine handles them in
 	// order, so the first Binding Acknowledgement must be the valid one's.
-	corrupt := bindingUpdate(mn.hoa, haAddr, tp.MNAddrs().V6, 1, netip.Addr{})
+	corrupt := tunnelBU(mn.hoa, haAddr, tp.MNAddrs().V6, 1, netip.Addr{})
 	corrupt[len(corrupt)-1] ^= 0x5a
 	mn.tun.Outgoing <- corrupt
-	mn.tun.Outgoing <- bindingUpdate(mn.hoa, haAddr, tp.MNAddrs().V6, 1, other.hoa)
-	mn.tun.Outgoing <- bindingUpdate(mn.hoa, haAddr, tp.MNAddrs().V6, 7, netip.Addr{})
+	mn.tun.Outgoing <- tunnelBU(mn.hoa, haAddr, tp.MNAddrs().V6, 1, other.hoa)
+	mn.tun.Outgoing <- tunnelBU(mn.hoa, haAddr, tp.MNAddrs().V6, 7, netip.Addr{})
 	ba, ok := mn.awaitBA(30 * time.Second)
 	if !ok || ba.Status != mh.StatusAccepted || ba.Sequence != 7 {
-		t.Fatalf("first BA %+v (%v): want the valid BU's, sequence 7\n%s", ba, ok, tail(h.proc.Stderr(), 4000))
+		t.Fatalf("first BA %+v (%v): want the valid BU's, sequence 7\n%s", ba, ok, logTail(h.proc.Stderr(), 4000))
 	}
 	for series, want := range map[string]float64{
 		`mip6ha_dataplane_drops_total{drop_reason="mip6-checksum"`:       1,
@@ -94,7 +94,7 @@ func TestHomeAgentBadInput(t *testing.T) {
 			t.Errorf("%s} = %v, want %v", series, got, want)
 		}
 	}
-	after := snapshot(t, ctx, c)
+	after := adminSnapshot(t, ctx, c)
 	for i := range after.bindings {
 		b := &after.bindings[i]
 		if b.HoA == mn.hoa {
@@ -135,22 +135,22 @@ func TestHomeAgentBadInput(t *testing.T) {
 			t.Errorf("homeagent %v: %v, output:\n%s\nwant exit status 2 and %q", tc.args, err, out, tc.want)
 		}
 	}
-	if final := snapshot(t, ctx, c); final.status.StartedAt != after.status.StartedAt || !reflect.DeepEqual(final.leases, after.leases) {
+	if final := adminSnapshot(t, ctx, c); final.status.StartedAt != after.status.StartedAt || !reflect.DeepEqual(final.leases, after.leases) {
 		t.Errorf("the running home agent changed after the bad configurations: %+v", final)
 	}
 	h.stop()
 }
 
-// state is what the admin API shows of a home agent.
-type state struct {
+// adminState is what the admin API shows of a home agent.
+type adminState struct {
 	status   admin.Status
 	bindings []admin.Binding
 	leases   []admin.Lease
 }
 
-func snapshot(t *testing.T, ctx context.Context, c *admin.Client) state {
+func adminSnapshot(t *testing.T, ctx context.Context, c *admin.Client) adminState {
 	t.Helper()
-	var s state
+	var s adminState
 	var err error
 	if s.status, err = c.Status(ctx); err != nil {
 		t.Fatal(err)

@@ -60,6 +60,6 @@ func TestHomeAgentREADMECommand(t *testing.T) {
 	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := proc.Wait(waitCtx); err != nil {
-		t.Errorf("exit after SIGTERM: %v\n%s", err, tail(proc.Stderr(), 3000))
+		t.Errorf("exit after SIGTERM: %v\n%s", err, logTail(proc.Stderr(), 3000))
 	}
 }

@@ -123,10 +123,10 @@ func (h *homeAgent) start(ctx context.Context) {
 func (h *homeAgent) stop() {
 	h.t.Helper()
 	if err := h.proc.Stop(); err != nil {
-		h.t.Errorf("home agent exit: %v\n%s", err, tail(h.proc.Stderr(), 4000))
+		h.t.Errorf("home agent exit: %v\n%s", err, logTail(h.proc.Stderr(), 4000))
 	}
 	if !strings.Contains(h.proc.Stderr(), `"msg":"home agent stopped"`) {
-		h.t.Errorf("home agent did not stop gracefully:\n%s", tail(h.proc.Stderr(), 4000))
+		h.t.Errorf("home agent did not stop gracefully:\n%s", logTail(h.proc.Stderr(), 4000))
 	}
 }
 
@@ -183,20 +183,20 @@ func (h *homeAgent) metric(ctx context.Context, series string) float64 {
 	return 0
 }
 
-func tail(s string, n int) string {
+func logTail(s string, n int) string {
 	if len(s) > n {
 		return "..." + s[len(s)-n:]
 	}
 	return s
 }
 
-// inNetns runs f on an OS thread switched into host's network namespace,
+// inHostNetns runs f on an OS thread switched into host's network namespace,
 // so that sockets and devices f creates live there (they stay there when
 // used from other threads afterwards). The thread returns to the test's
 // namespace afterwards: a thread left behind could be the process's main
 // thread, whose namespace is the process's as far as the lab's cleanup
 // sees it (it would kill the test process with the lab).
-func inNetns(host *lab.Host, f func() error) error {
+func inHostNetns(host *lab.Host, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -255,7 +255,7 @@ func attachInner(t testing.TB, ctx context.Context, host *lab.Host, local, haAdd
 	cfg.IKEPort, cfg.NATTPort = 0, 0
 	cfg.Identity = id
 	cfg.Shards = 1
-	err := inNetns(host, func() (err error) {
+	err := inHostNetns(host, func() (err error) {
 		n.rt, err = ha.New(cfg, ha.Options{Device: n.tun, PSKs: []ha.PSK{{Identity: haIdentity, Secret: []byte(haPSK)}},
 			Observer: func(e ha.Event) {
 				select {
@@ -302,12 +302,12 @@ func (n *innerNode) stop() {
 	}
 }
 
-// bindingUpdate is a home registration of hoa with the home agent at
+// tunnelBU is a home registration of hoa with the home agent at
 // haAddr in the all-in-tunnel form (RFC 4877 §3): source the home address,
 // the care-of address in an Alternate Care-of Address option. With
 // homeAddressOption valid, the BU names that home address instead in a Home
 // Address option.
-func bindingUpdate(hoa, haAddr, coa netip.Addr, seq uint16, homeAddressOption netip.Addr) []byte {
+func tunnelBU(hoa, haAddr, coa netip.Addr, seq uint16, homeAddressOption netip.Addr) []byte {
 	opts := mh.AlternateCoA{Addr: coa}.Append(nil)
 	bu := mh.BindingUpdate{Sequence: seq, Flags: mh.BUFlagA | mh.BUFlagH | mh.BUFlagK, Lifetime: mh.LifetimeOf(time.Minute), Options: opts}
 	return mh.AppendPacket(nil, mh.IPv6{Src: hoa, Dst: haAddr, HAO: homeAddressOption}, &bu)

@@ -35,7 +35,7 @@ func TestHomeAgentDefendsAfterBindingUpdate(t *testing.T) {
 		t.Fatalf("home address %v defended before any Binding Update", mn.hoa)
 	}
 
-	mn.tun.Outgoing <- bindingUpdate(mn.hoa, haAddr, tp.MNAddrs().V6, 1, netip.Addr{})
+	mn.tun.Outgoing <- tunnelBU(mn.hoa, haAddr, tp.MNAddrs().V6, 1, netip.Addr{})
 	if ba, ok := mn.awaitBA(30 * time.Second); !ok || ba.Status != mh.StatusAccepted {
 		t.Fatalf("BA %+v (%v)", ba, ok)
 	}
@@ -67,7 +67,7 @@ func TestHomeAgentDefendsAfterBindingUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dereg := deregistration(mn.hoa, haAddr, 2)
+	dereg := tunnelDereg(mn.hoa, haAddr, 2)
 	mn.tun.Outgoing <- dereg
 	if ba, ok := mn.awaitBA(30 * time.Second); !ok || ba.Status != mh.StatusAccepted || ba.Lifetime != 0 {
 		t.Fatalf("deregistration BA %+v (%v)", ba, ok)
@@ -81,9 +81,9 @@ func TestHomeAgentDefendsAfterBindingUpdate(t *testing.T) {
 	}
 }
 
-// deregistration is a Binding Update with lifetime 0 for hoa (RFC 6275
+// tunnelDereg is a Binding Update with lifetime 0 for hoa (RFC 6275
 // §10.3.2), in the all-in-tunnel form.
-func deregistration(hoa, haAddr netip.Addr, seq uint16) []byte {
+func tunnelDereg(hoa, haAddr netip.Addr, seq uint16) []byte {
 	bu := mh.BindingUpdate{Sequence: seq, Flags: mh.BUFlagA | mh.BUFlagH | mh.BUFlagK}
 	return mh.AppendPacket(nil, mh.IPv6{Src: hoa, Dst: haAddr}, &bu)
 }

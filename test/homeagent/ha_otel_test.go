@@ -20,7 +20,7 @@ func TestHomeAgentTracesAttach(t *testing.T) {
 	tp := lab.NewTopology(t, lab.TopologyConfig{HAs: 1})
 	ctx := haCtx(t, 120*time.Second)
 	var rcv *oteltest.Receiver
-	if err := inNetns(tp.HA1, func() (err error) {
+	if err := inHostNetns(tp.HA1, func() (err error) {
 		rcv, err = oteltest.Start()
 		return err
 	}); err != nil {
@@ -30,7 +30,7 @@ func TestHomeAgentTracesAttach(t *testing.T) {
 	haAddr := tp.HAAddrs[0].V6
 	h := startHomeAgent(t, ctx, tp.HA1, haOptions{identities: []string{"mn.example"}, otlp: rcv.HTTPEndpoint()})
 	mn := attachInner(t, ctx, tp.MN, tp.MNAddrs().V6, haAddr, "mn.example")
-	mn.tun.Outgoing <- bindingUpdate(mn.hoa, haAddr, tp.MNAddrs().V6, 1, netip.Addr{})
+	mn.tun.Outgoing <- tunnelBU(mn.hoa, haAddr, tp.MNAddrs().V6, 1, netip.Addr{})
 	if ba, ok := mn.awaitBA(30 * time.Second); !ok || ba.Status != mh.StatusAccepted {
 		t.Fatalf("BA %+v (%v)", ba, ok)
 	}

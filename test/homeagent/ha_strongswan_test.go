@@ -86,7 +86,7 @@ func TestHomeAgentStrongSwanClient(t *testing.T) {
 		t.Fatalf("virtual IP %v is not from the home address pool %s", vip, haHostRange)
 	}
 	if err := tp.MN.WaitPing(ctx, tp.CNAddr.V6.String(), vip.String()); err != nil {
-		t.Fatalf("ping cn from %v through the home agent: %v\n%s", vip, err, tail(h.proc.Stderr(), 4000))
+		t.Fatalf("ping cn from %v through the home agent: %v\n%s", vip, err, logTail(h.proc.Stderr(), 4000))
 	}
 	if err := tp.MN.Ping(ctx, tp.CNAddr.V6.String(), vip.String(), 5); err != nil {
 		t.Errorf("pings after the first: %v", err)
