@@ -286,3 +286,29 @@ func TestServiceRestartKeepsLease(t *testing.T) {
 		t.Errorf("after a restart mn.example got %v, want %v again", again, hoa)
 	}
 }
+
+// TestServiceUpdatePeer: moving an IKE SA to a new peer endpoint (what a
+// K-flag Binding Update from a new care-of address does) moves the ESP SA
+// that carries the home address too, without a new IKE SA.
+func TestServiceUpdatePeer(t *testing.T) {
+	ctx := testContext(t)
+	ha := startService(t, serviceConfig(t, t.TempDir()))
+	_, _, hoa := attachTo(t, ctx, ha, "mn.example")
+	peers := ha.svc.peers.list()
+	if len(peers) != 1 {
+		t.Fatalf("peers %+v", peers)
+	}
+	moved := netip.AddrPortFrom(haAddr, 9) // anywhere else
+	if err := ha.svc.rt.UpdatePeer(ctx, peers[0].id, moved); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := ha.svc.peers.get(peers[0].id); p.path.Remote != moved || p.spis != peers[0].spis {
+		t.Errorf("IKE SA at %v (SPIs %v), want moved to %v with the same SPIs %v", p.path.Remote, p.spis, moved, peers[0].spis)
+	}
+	if sa := ha.svc.rt.dp.LookupOutbound(hoa); sa == nil || sa.Remote() != moved {
+		t.Errorf("ESP SA for %v: %v, want it sending to %v", hoa, sa, moved)
+	}
+	if err := ha.svc.rt.UpdatePeer(ctx, peers[0].id, moved); err != nil {
+		t.Errorf("moving to where the SA is: %v", err)
+	}
+}

@@ -116,10 +116,11 @@ type Dataplane struct {
 // outboundRoute is where an installed outbound SA sends: the NAT-T socket,
 // the peer's sockaddr and the source address control message.
 type outboundRoute struct {
-	owner *Dataplane
-	conn  int // index into owner.natt
-	dst   sockaddr
-	src   pktinfo
+	owner  *Dataplane
+	remote netip.AddrPort // the peer's endpoint dst encodes
+	conn   int            // index into owner.natt
+	dst    sockaddr
+	src    pktinfo
 }
 
 // New binds the sockets. It starts nothing: Run does.
@@ -298,7 +299,7 @@ func (d *Dataplane) route(local, remote netip.AddrPort) (*outboundRoute, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &outboundRoute{conn: i, dst: makeSockaddr(remote), src: makePktinfo(local.Addr()), owner: d}, nil
+	return &outboundRoute{conn: i, dst: makeSockaddr(remote), src: makePktinfo(local.Addr()), owner: d, remote: remote}, nil
 }
 
 // socketFor picks the socket among conns that sends from local to remote:

@@ -136,3 +136,18 @@ func FuzzIsMobilityHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestSetRemoteReported: Remote reports where an installed outbound SA
+// sends after SetRemote, so the runtime can tell whether a move is needed.
+func TestSetRemoteReported(t *testing.T) {
+	ha := startNode(t, netip.MustParseAddr("::1"))
+	mn := startNode(t, netip.MustParseAddr("::1"))
+	_, _, haOut, _ := tunnel(t, mn, ha, transformCases[0], 0x1111, 0x2222, hoa)
+	moved := netip.AddrPortFrom(netip.IPv6Loopback(), 9)
+	if err := ha.dp.SetRemote(haOut, moved); err != nil {
+		t.Fatal(err)
+	}
+	if got := haOut.Remote(); got != moved {
+		t.Errorf("Remote() = %v after SetRemote(%v)", got, moved)
+	}
+}

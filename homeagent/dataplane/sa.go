@@ -187,8 +187,14 @@ func (sa *SA) Transform() (Transform, int) { return sa.transform, sa.keyBits }
 // Local returns our encapsulation endpoint.
 func (sa *SA) Local() netip.AddrPort { return sa.local }
 
-// Remote returns the peer's encapsulation endpoint.
-func (sa *SA) Remote() netip.AddrPort { return sa.remote }
+// Remote returns the peer's encapsulation endpoint: for an installed
+// outbound SA, where it sends now (after any SetRemote).
+func (sa *SA) Remote() netip.AddrPort {
+	if r := sa.out.Load(); r != nil {
+		return r.remote
+	}
+	return sa.remote
+}
 
 // LocalTS returns the local traffic selectors (a copy).
 func (sa *SA) LocalTS() []netip.Prefix { return append([]netip.Prefix(nil), sa.localTS...) }
