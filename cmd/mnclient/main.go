@@ -1,19 +1,26 @@
 // Command mnclient is the mobile node test client.
 //
-//	mnclient attach --ha HOST[:PORT] --id IDENTITY --psk-file FILE [--hoa ADDR] [--tun NAME] [--keylog FILE] [--force-encap]
+//	mnclient attach --ha HOST[:PORT] --id IDENTITY --psk-file FILE [--hoa ADDR] [--tun NAME] [--ha-addr ADDR] ...
 //	mnclient attach --ha HOST --id IDENTITY --cert FILE --key FILE --ca FILE --ha-id IDENTITY
+//	mnclient bulk --ha HOST[:PORT] --count N --id-template 'mn{n}@example.net' --psk-file FILE [--rate R] [--concurrency C] [--duration D] [--json]
 //
-// It sets up an IKE SA and a CHILD_SA with the home agent as initiator,
-// configures the inner address it is given (CFG_REPLY) on a TUN device,
-// routes the CHILD_SA's remote selectors into it, and prints one JSON line
-// per event on standard output: tun, attached, nat_detected, home_address,
-// child_installed, child_rekeyed, child_deleted, ike_rekeyed, peer_moved,
-// detached, error. Logs go to standard error.
+// attach sets up an IKE SA and a CHILD_SA with the home agent as initiator,
+// configures the home address it is given (CFG_REPLY) on a TUN device,
+// routes the CHILD_SA's remote selectors into it, registers its binding
+// with Binding Updates inside the tunnel (RFC 4877), refreshes it, follows
+// its care-of address when its addresses or routes change, and prints one
+// JSON line per event on standard output (docs/mnclient.md lists them).
+// Logs go to standard error.
 //
-// Signals: SIGUSR1 rekeys the IKE SA, SIGUSR2 the CHILD_SAs, SIGHUP checks
-// the home agent's liveness; SIGINT and SIGTERM detach (delete the IKE SA,
-// wait for the answer) and exit. The exit status is 0 after a detach we
-// asked for, 1 when the home agent ended the SA or it failed.
+// Signals to attach: SIGHUP re-evaluates the care-of address and signals
+// it to the home agent (a Binding Update and an empty INFORMATIONAL, also
+// a liveness check); SIGUSR1 rekeys the IKE SA, SIGUSR2 the CHILD_SAs;
+// SIGINT and SIGTERM detach (deregister, delete the IKE SA, wait for the
+// answers) and exit. The exit status is 0 after a detach we asked for, 1
+// when the home agent ended the SA or it failed, 2 for bad usage.
+//
+// bulk simulates many mobile nodes from one process, one identity each
+// (mnclient.Bulk), and prints a summary; see docs/mnclient.md.
 package main
 
 import (
@@ -21,13 +28,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
-	"github.com/mip6ha/mip6ha/homeagent"
 	"github.com/mip6ha/mip6ha/test/mnclient"
 )
 
@@ -45,78 +54,128 @@ func (p *prefixes) Set(v string) error {
 	return nil
 }
 
+const usage = `usage:
+  mnclient attach --ha HOST[:PORT] --id IDENTITY --psk-file FILE ...   (mnclient attach -h lists the flags)
+  mnclient bulk --ha HOST[:PORT] --count N --id-template 'mn{n}@example.net' --psk-file FILE ...   (mnclient bulk -h)`
+
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "attach" {
-		fmt.Fprintln(os.Stderr, "usage: mnclient attach --ha HOST[:PORT] --id IDENTITY --psk-file FILE ...   (mnclient attach -h lists the flags)")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
+	switch os.Args[1] {
+	case "attach":
+		os.Exit(attach(os.Args[2:]))
+	case "bulk":
+		os.Exit(bulk(os.Args[2:]))
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+}
+
+// common are the flags attach and bulk share.
+type common struct {
+	cfg       mnclient.Config
+	pskFile   string
+	remoteTS  prefixes
+	natt      uint
+	haAddr    string
+	logLevel  string
+	logFormat string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.cfg.HA, "ha", "", "home agent `HOST[:PORT]`")
+	fs.UintVar(&c.natt, "ha-natt-port", 0, "home agent's NAT-T `port` (default 4500)")
+	fs.StringVar(&c.cfg.HAID, "ha-id", "", "`identity` the home agent must prove (default: any our credentials accept)")
+	fs.StringVar(&c.haAddr, "ha-addr", "", "home agent `address` Binding Updates go to (default: the --ha address if IPv6; needed with an IPv4 --ha)")
+	fs.StringVar(&c.pskFile, "psk-file", "", "`file` holding the pre-shared key (0xHEX, \"quoted\" or plain text)")
+	fs.StringVar(&c.cfg.Cert, "cert", "", "our certificate chain, PEM `file`")
+	fs.StringVar(&c.cfg.Key, "key", "", "its private key, PEM `file`")
+	fs.StringVar(&c.cfg.CA, "ca", "", "CA certificates the home agent's certificate must chain to, PEM `file`")
+	fs.BoolVar(&c.cfg.NoBinding, "no-binding", false, "attach without registering a binding (a gateway without Mobile IPv6)")
+	fs.DurationVar(&c.cfg.Lifetime, "lifetime", 0, "binding `lifetime` to request (default 10m)")
+	fs.BoolVar(&c.cfg.ForceEncap, "force-encap", true, "force UDP encapsulation of ESP")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `level` on standard error: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log `format` on standard error: text or json")
+}
+
+// finish checks the shared flags and fills in cfg.
+func (c *common) finish() error {
+	c.cfg.HANATTPort = uint16(c.natt)
+	c.cfg.RemoteTS = c.remoteTS
+	if c.haAddr != "" {
+		a, err := netip.ParseAddr(c.haAddr)
+		if err != nil {
+			return fmt.Errorf("--ha-addr: %w", err)
+		}
+		c.cfg.HAAddr = a
+	}
+	if c.pskFile != "" {
+		k, err := mnclient.ReadPSKFile(c.pskFile)
+		if err != nil {
+			return fmt.Errorf("--psk-file: %w", err)
+		}
+		c.cfg.PSK = k
+	}
+	if c.cfg.PSK == nil && c.cfg.Cert == "" {
+		return errors.New("no credentials: --psk-file, or --cert, --key and --ca")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var w io.Writer = os.Stderr
+	switch c.logFormat {
+	case "json":
+		c.cfg.Logger = slog.New(slog.NewJSONHandler(w, opts))
+	case "text":
+		c.cfg.Logger = slog.New(slog.NewTextHandler(w, opts))
+	default:
+		return fmt.Errorf("--log-format: %q is neither text nor json", c.logFormat)
+	}
+	return nil
+}
+
+func fail(err error) int {
+	fmt.Fprintln(os.Stderr, "mnclient:", err)
+	return 2
+}
+
+func attach(args []string) int {
 	var (
-		cfg      = mnclient.Config{ForceEncap: true}
-		log      = homeagent.DefaultConfig()
-		pskFile  string
-		hoa      string
-		remoteTS prefixes
-		natt     uint
+		c   = common{cfg: mnclient.Config{ForceEncap: true, FollowLinks: true}}
+		hoa string
 	)
 	fs := flag.NewFlagSet("mnclient attach", flag.ExitOnError)
-	fs.StringVar(&cfg.HA, "ha", "", "home agent `HOST[:PORT]`")
-	fs.UintVar(&natt, "ha-natt-port", 0, "home agent's NAT-T `port` (default 4500)")
-	fs.StringVar(&cfg.HAID, "ha-id", "", "`identity` the home agent must prove (default: any our credentials accept)")
-	fs.StringVar(&cfg.ID, "id", "", "our IKE `identity`")
-	fs.StringVar(&pskFile, "psk-file", "", "`file` holding the pre-shared key (0xHEX, \"quoted\" or plain text)")
-	fs.StringVar(&cfg.Cert, "cert", "", "our certificate chain, PEM `file`")
-	fs.StringVar(&cfg.Key, "key", "", "its private key, PEM `file`")
-	fs.StringVar(&cfg.CA, "ca", "", "CA certificates the home agent's certificate must chain to, PEM `file`")
+	c.register(fs)
+	fs.StringVar(&c.cfg.ID, "id", "", "our IKE `identity` (also the NAI of the Binding Update)")
 	fs.StringVar(&hoa, "hoa", "", "home `address` to ask for (default: any)")
-	fs.BoolVar(&cfg.IPv4, "ipv4", false, "also ask for an inner IPv4 address")
-	fs.Var(&remoteTS, "remote-ts", "`prefix` to reach through the home agent (repeatable; default ::/0)")
-	fs.StringVar(&cfg.TUN, "tun", "mn0", "TUN device `name`")
-	fs.IntVar(&cfg.MTU, "mtu", 0, "TUN device `MTU` (default 1400)")
-	fs.StringVar(&cfg.KeyLog, "keylog", "", "append IKE SA keys for tshark to `file`")
-	fs.BoolVar(&cfg.ForceEncap, "force-encap", true, "force UDP encapsulation of ESP")
-	fs.IntVar(&cfg.IKEPort, "ike-port", 0, "our IKE `port` (default 500)")
-	fs.IntVar(&cfg.NATTPort, "natt-port", 0, "our NAT-T `port` (default 4500)")
-	fs.StringVar(&log.LogLevel, "log-level", "info", "log `level` on standard error: debug, info, warn, error")
-	fs.StringVar(&log.LogFormat, "log-format", "text", "log `format`: text or json")
-	_ = fs.Parse(os.Args[2:])
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "mnclient:", err)
-		os.Exit(2)
+	fs.BoolVar(&c.cfg.IPv4, "ipv4", false, "also ask for an inner IPv4 address")
+	fs.Var(&c.remoteTS, "remote-ts", "`prefix` to reach through the home agent (repeatable; default ::/0)")
+	fs.StringVar(&c.cfg.TUN, "tun", "mn0", "TUN device `name`")
+	fs.IntVar(&c.cfg.MTU, "mtu", 0, "TUN device `MTU` (default 1400)")
+	fs.StringVar(&c.cfg.KeyLog, "keylog", "", "append IKE SA keys for tshark to `file`")
+	fs.IntVar(&c.cfg.IKEPort, "ike-port", 0, "our IKE `port` (default 500; -1: any)")
+	fs.IntVar(&c.cfg.NATTPort, "natt-port", 0, "our NAT-T `port` (default 4500; -1: any)")
+	fs.BoolVar(&c.cfg.FollowLinks, "follow-links", true, "follow care-of address changes through netlink")
+	_ = fs.Parse(args)
+	if err := c.finish(); err != nil {
+		return fail(err)
 	}
-	if cfg.IKEPort != 0 || cfg.NATTPort != 0 {
-		cfg.IKEPort, cfg.NATTPort = or(cfg.IKEPort, 500), or(cfg.NATTPort, 4500)
-	}
-	cfg.HANATTPort = uint16(natt)
-	cfg.RemoteTS = remoteTS
 	if hoa != "" {
 		a, err := netip.ParseAddr(hoa)
 		if err != nil {
-			fail(fmt.Errorf("--hoa: %w", err))
+			return fail(fmt.Errorf("--hoa: %w", err))
 		}
-		cfg.HoA = a
+		c.cfg.HoA = a
 	}
-	if pskFile != "" {
-		b, err := os.ReadFile(pskFile)
-		if err != nil {
-			fail(err)
-		}
-		if cfg.PSK, err = homeagent.ParseSecret(string(b)); err != nil {
-			fail(fmt.Errorf("--psk-file: %w", err))
-		}
-	}
-	if cfg.PSK == nil && cfg.Cert == "" {
-		fail(errors.New("no credentials: --psk-file, or --cert, --key and --ca"))
-	}
-	logger, err := log.NewLogger(os.Stderr)
+	c.cfg.Events = mnclient.JSONLines(os.Stdout)
+	client, err := mnclient.New(c.cfg)
 	if err != nil {
-		fail(err)
-	}
-	cfg.Logger = logger
-	cfg.Events = mnclient.JSONLines(os.Stdout)
-
-	c, err := mnclient.New(cfg)
-	if err != nil {
-		fail(err)
+		return fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -127,26 +186,20 @@ func main() {
 			var err error
 			switch sig {
 			case syscall.SIGUSR1:
-				err = c.RekeyIKE(ctx)
+				err = client.RekeyIKE(ctx)
 			case syscall.SIGUSR2:
-				err = c.RekeyChild(ctx)
+				err = client.RekeyChild(ctx)
 			case syscall.SIGHUP:
-				err = c.CheckLiveness(ctx)
+				err = client.Move(ctx, true)
 			}
-			if err != nil {
-				cfg.Events(mnclient.Event{Event: mnclient.EventError, Error: fmt.Sprintf("%v: %v", sig, err)})
+			if err != nil && ctx.Err() == nil {
+				c.cfg.Events(mnclient.Event{Time: time.Now(), Event: mnclient.EventError, Error: fmt.Sprintf("%v: %v", sig, err)})
 			}
 		}
 	}()
-	if err := c.Run(ctx); err != nil {
-		logger.Error("mnclient stopped", "err", err)
-		os.Exit(1)
+	if err := client.Run(ctx); err != nil {
+		c.cfg.Logger.Error("mnclient stopped", "err", err)
+		return 1
 	}
-}
-
-func or(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
+	return 0
 }

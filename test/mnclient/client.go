@@ -1,36 +1,63 @@
 // Package mnclient is the mobile node test client: it attaches to a home
-// agent (or any IKEv2 gateway, such as strongSwan) as an IKEv2 initiator
-// through the home agent's own runtime (homeagent.Runtime in its initiator
-// role), receives its inner addresses from CFG_REPLY, configures them on a
-// TUN device, routes the CHILD_SA's remote traffic selectors into it, and
-// reports what happens as a stream of events (one JSON line each in the
-// mnclient command).
+// agent (or any IKEv2 gateway, such as strongSwan) as an IKEv2 initiator,
+// receives its home address from CFG_REPLY, configures it on a TUN device,
+// routes the CHILD_SA's remote traffic selectors into it, registers its
+// binding with Binding Updates inside the tunnel (RFC 4877 all-in-tunnel
+// form), follows its care-of address when the node moves, and reports what
+// happens as a stream of events (one JSON line each in the mnclient
+// command). Bulk runs many clients in one process, as a load generator.
 //
-// The pieces of a mobile node come in stages that later work slots into:
+// # One node, one goroutine
 //
-//   - attach: the IKE SA and CHILD_SA (this package, Client.Run);
-//   - bind: Binding Updates inside the tunnel (RFC 4877), driven by the
-//     mip6 binding update list, started on EventChildInstalled;
-//   - move: care-of address changes (Runtime.UpdatePeer-style moves of the
-//     IKE SA, then a Binding Update) and home agent switches;
-//   - bulk: many clients in one process, for load tests (one Runtime can
-//     hold many initiator SAs already).
+// A Client drives the sans-I/O cores itself: the IKE SA (package ike) and
+// the binding update list (package mip6), on the one goroutine of Run, over
+// the user-space dataplane of homeagent/dataplane (UDP 500/4500, ESP in UDP,
+// the TUN device). It does not use the home agent's runtime, because a
+// mobile node's outer address is not fixed: every IKE message and every ESP
+// packet leaves with the source address the kernel picks towards the home
+// agent at that moment, so when the node moves, its traffic follows the new
+// care-of address without a new IKE SA, and the home agent follows it (RFC
+// 7296 §2.23, as behind a NAT; and the K bit of the Binding Update, RFC
+// 6275 §10.3.1).
+//
+// # Bindings
+//
+// Once the CHILD_SA is installed and the home address known, the client
+// registers: the binding update list builds the Binding Update (source =
+// home address, destination = the home agent's address, A, H and K flags,
+// Alternate Care-of Address = the current care-of address, Mobile Node
+// Identifier = our IKE identity), which is put on the outbound path of the
+// dataplane as an inner packet and leaves through the CHILD_SA. Mobility
+// Header packets coming out of the tunnel are taken away before they reach
+// the TUN device and go to the binding update list, which retransmits,
+// refreshes, resynchronises and deregisters (see docs/mnclient.md).
+//
+// # Hooks
+//
+// The main loop (Run) reacts to five inputs: IKE datagrams, Mobility Header
+// packets, commands, the timer and link changes. IKE events reach
+// onIKEEvent and binding events onBindingEvent; a session is one IKE SA
+// with one gateway, so following a redirect or a Home Agent Switch means
+// starting another session with startSession and making it current.
 package mnclient
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/mip6ha/mip6ha/homeagent"
 	"github.com/mip6ha/mip6ha/homeagent/dataplane"
 	"github.com/mip6ha/mip6ha/ike"
+	"github.com/mip6ha/mip6ha/ike/wire"
+	"github.com/mip6ha/mip6ha/mip6"
 )
 
 // Config configures a Client.
@@ -42,7 +69,8 @@ type Config struct {
 	// HAID is the identity the home agent must prove; empty accepts any
 	// identity our credentials accept (with a PSK: any gateway knowing it).
 	HAID string
-	// ID is our identity (homeagent.ParseID syntax). Required.
+	// ID is our identity (ParseID syntax). Required. It is also
+	// the NAI of the Mobile Node Identifier option (RFC 4283).
 	ID string
 	// PSK is the pre-shared key; or Cert, Key and CA (PEM files) for
 	// certificates.
@@ -57,11 +85,19 @@ type Config struct {
 	// may narrow them.
 	RemoteTS []netip.Prefix
 	// TUN names the TUN device ("" lets the kernel name it) and MTU sets
-	// its MTU (0: homeagent.DefaultMTU).
+	// its MTU (0: DefaultMTU).
 	TUN string
 	MTU int
-	// Listen, IKEPort and NATTPort are our sockets (default: every
-	// address, 500 and 4500).
+	// InMemory runs the node without a TUN device, kernel addresses or
+	// routes: it only signals (bulk mode) and tests give it packets with
+	// Send and take them with Received.
+	InMemory bool
+	// Received, with InMemory, is called with each inner packet that comes
+	// out of the tunnel (a copy), on a dataplane goroutine.
+	Received func(pkt []byte)
+	// Listen are the local addresses of our sockets (default "::" and
+	// "0.0.0.0"). IKEPort and NATTPort are our ports: 0 means 500 and
+	// 4500, negative lets the kernel choose (with one Listen address).
 	Listen            []string
 	IKEPort, NATTPort int
 	// KeyLog appends the IKE SA keys for tshark to this file.
@@ -71,32 +107,96 @@ type Config struct {
 	ForceEncap bool
 	// IKEProposals and ESPProposals override the defaults.
 	IKEProposals, ESPProposals []string
-	// Logger receives the runtime's log lines (default: discard).
+	// Retransmit replaces the IKE retransmission schedule.
+	Retransmit ike.Retransmit
+
+	// NoBinding attaches without registering a binding (a plain IPsec
+	// client, e.g. against a gateway without Mobile IPv6).
+	NoBinding bool
+	// HAAddr is the home agent address Binding Updates go to. Invalid: the
+	// home agent's IKE address when it is IPv6 (our home agents sit on the
+	// home link with that address); it must be given when the IKE address
+	// is IPv4 (a node in an IPv4-only network).
+	HAAddr netip.Addr
+	// Lifetime is the binding lifetime to request (0:
+	// mip6.DefaultRequestedLifetime); MobileNode tunes the binding update
+	// list's timers.
+	Lifetime   time.Duration
+	MobileNode mip6.MobileNodeConfig
+	// FollowLinks watches the node's addresses and routes through netlink
+	// and moves to a new care-of address when the source address towards
+	// the home agent changes (not with InMemory).
+	FollowLinks bool
+	// DetachTimeout bounds the deregistration and the IKE Delete when Run's
+	// context ends (0: 3 s).
+	DetachTimeout time.Duration
+
+	// Logger receives the client's log lines (default: discard).
 	Logger *slog.Logger
-	// Events receives the client's events; it is called from the runtime's
-	// goroutines and must not block for long.
+	// Events receives the client's events, on Run's goroutine; it must
+	// not block for long.
 	Events func(Event)
 }
 
-// Client is one mobile node: a runtime with one initiator IKE SA towards
-// its home agent.
+// DefaultMTU is the TUN device's MTU when Config.MTU is zero: room for
+// the ESP, UDP and outer IPv6 headers within a 1500-octet path.
+const DefaultMTU = 1400
+
+// DefaultDetachTimeout bounds the goodbye of a client whose Run ends.
+const DefaultDetachTimeout = 3 * time.Second
+
+// Client is one mobile node: one IKE SA towards its home agent at a time
+// (a session), its CHILD_SAs in a user-space dataplane, and its binding.
 type Client struct {
 	cfg    Config
-	ha     netip.AddrPort
-	tun    *dataplane.TUN
-	router *router
-	rt     *homeagent.Runtime
+	ha     netip.AddrPort // the home agent's IKE endpoint
+	haAddr netip.Addr     // where Binding Updates go (invalid: not known yet)
+	ikeCfg ike.Config
+	log    *slog.Logger
 
-	mu   sync.Mutex
-	sa   homeagent.SAID
-	down chan ike.IKEDown // the IKE SA's end, once
+	dp       *dataplane.Dataplane
+	dev      *mobilityDevice
+	tun      *dataplane.TUN  // nil with InMemory
+	router   *router         // nil with InMemory
+	injector *packetInjector // nil with InMemory
+	mem      *memDevice      // nil without InMemory
+	ikePort  uint16
+	nattPort uint16
+
+	ikeIn    chan ike.Datagram
+	mobility chan []byte
+	cmds     chan func(time.Time)
+	links    chan struct{}
+	drops    struct{ ike uint64 }
+
+	// Owned by Run's goroutine.
+	cur      *session
+	sessions []*session
+	routes   map[netip.Prefix]int
+	bul      *mip6.BindingUpdateList
+	bind     bindingState
+	out      []dataplane.Datagram
+	timer    *time.Timer
+	detach   detachState
+	result   error
+
+	mu   sync.Mutex // guards what the getters read
+	snap Status
+}
+
+// Status is a snapshot of a client's state.
+type Status struct {
+	HoA      netip.Addr // from CFG_REPLY
+	CoA      netip.Addr // our outer address towards the home agent
+	Attached bool       // the IKE SA is established
+	Bound    bool       // the home agent accepted our binding
 }
 
 // ErrDetached reports that the IKE SA ended without our asking.
 var ErrDetached = errors.New("mnclient: detached")
 
-// New checks cfg, creates the TUN device and the runtime (binding the
-// sockets). Run attaches.
+// New checks cfg and creates the TUN device (unless InMemory) and the
+// dataplane (binding the sockets). Run attaches.
 func New(cfg Config) (*Client, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("mnclient: no identity (--id)")
@@ -111,59 +211,185 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Events == nil {
 		cfg.Events = func(Event) {}
 	}
+	if cfg.DetachTimeout == 0 {
+		cfg.DetachTimeout = DefaultDetachTimeout
+	}
 	if len(cfg.RemoteTS) == 0 {
 		cfg.RemoteTS = []netip.Prefix{netip.MustParsePrefix("::/0")}
 		if cfg.IPv4 {
 			cfg.RemoteTS = append(cfg.RemoteTS, netip.MustParsePrefix("0.0.0.0/0"))
 		}
 	}
-	c := &Client{cfg: cfg, ha: ha, down: make(chan ike.IKEDown, 1)}
-
-	rc := homeagent.DefaultConfig()
-	rc.Identity = cfg.ID
-	rc.Cert, rc.Key, rc.CA = cfg.Cert, cfg.Key, cfg.CA
-	rc.KeyLog = cfg.KeyLog
-	rc.ForceEncap = cfg.ForceEncap
-	rc.IKEProposals, rc.ESPProposals = cfg.IKEProposals, cfg.ESPProposals
-	rc.Shards = 1
-	if len(cfg.Listen) > 0 {
-		rc.Listen = cfg.Listen
+	c := &Client{
+		cfg: cfg, ha: ha, log: cfg.Logger,
+		ikeIn:    make(chan ike.Datagram, 256),
+		mobility: make(chan []byte, 64),
+		cmds:     make(chan func(time.Time), 16),
+		links:    make(chan struct{}, 1),
+		routes:   map[netip.Prefix]int{},
+		bul:      mip6.NewBindingUpdateList(cfg.MobileNode),
 	}
-	if cfg.IKEPort != 0 || cfg.NATTPort != 0 {
-		rc.IKEPort, rc.NATTPort = cfg.IKEPort, cfg.NATTPort
+	c.haAddr = cfg.HAAddr
+	if !c.haAddr.IsValid() && ha.Addr().Is6() {
+		c.haAddr = ha.Addr()
 	}
-	if err := rc.Validate(); err != nil {
+	if !cfg.NoBinding && !c.haAddr.IsValid() {
+		return nil, fmt.Errorf("mnclient: the home agent %v is an IPv4 address: give its IPv6 address for Binding Updates (--ha-addr), or --no-binding", ha.Addr())
+	}
+	if err := c.configureIKE(); err != nil {
 		return nil, err
 	}
-	mtu := cfg.MTU
-	if mtu == 0 {
-		mtu = homeagent.DefaultMTU
-	}
-	c.tun, err = dataplane.CreateTUN(cfg.TUN, mtu)
-	if err != nil {
-		return nil, fmt.Errorf("mnclient: TUN: %w", err)
-	}
-	c.router = &router{tun: c.tun, ha: ha.Addr(), log: cfg.Logger}
-	var psks []homeagent.PSK
-	if cfg.PSK != nil {
-		id := "*"
-		if cfg.HAID != "" {
-			id = cfg.HAID
-		}
-		psks = append(psks, homeagent.PSK{Identity: id, Secret: cfg.PSK})
-	}
-	c.rt, err = homeagent.New(rc, homeagent.Options{
-		Logger:   cfg.Logger,
-		Device:   c.tun,
-		Router:   c.router,
-		PSKs:     psks,
-		Observer: c.observe,
-	})
-	if err != nil {
-		c.tun.Close()
+	if err := c.openDataplane(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// configureIKE builds the initiator's IKE configuration.
+func (c *Client) configureIKE() error {
+	creds, err := newCredentials(&c.cfg)
+	if err != nil {
+		return err
+	}
+	ikeProps, err := proposals(c.cfg.IKEProposals)
+	if err != nil {
+		return fmt.Errorf("mnclient: IKE proposals: %w", err)
+	}
+	espProps, err := proposals(c.cfg.ESPProposals)
+	if err != nil {
+		return fmt.Errorf("mnclient: ESP proposals: %w", err)
+	}
+	req := ike.CPRequest{IPv6: true, IPv4: c.cfg.IPv4}
+	if c.cfg.HoA.IsValid() {
+		req.SuggestIPv6 = netip.PrefixFrom(c.cfg.HoA, 128)
+	}
+	var keylog io.Writer
+	if c.cfg.KeyLog != "" {
+		f, err := os.OpenFile(c.cfg.KeyLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("mnclient: key log: %w", err)
+		}
+		keylog = f // closed with the process: one per client
+	}
+	var remoteTS []wire.TrafficSelector
+	for _, p := range c.cfg.RemoteTS {
+		remoteTS = append(remoteTS, wire.PrefixSelector(p))
+	}
+	c.ikeCfg = ike.Config{
+		Credentials:    creds,
+		PeerID:         creds.haID,
+		IKEProposals:   ikeProps,
+		ESPProposals:   espProps,
+		RemoteTS:       remoteTS,
+		Mode:           ike.Tunnel,
+		Request:        req,
+		RequireAddress: true,
+		ForceEncap:     c.cfg.ForceEncap,
+		PeerNATTPort:   c.cfg.HANATTPort,
+		InitialContact: true,
+		CertReqCAs:     creds.cas,
+		Retransmit:     c.cfg.Retransmit,
+		KeyLog:         keylog,
+	}
+	return nil
+}
+
+func proposals(ss []string) ([]ike.Proposal, error) {
+	var ps []ike.Proposal
+	for _, s := range ss {
+		p, err := ike.ParseProposal(s)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// openDataplane creates the inner device and binds the sockets.
+func (c *Client) openDataplane() error {
+	var inner dataplane.Device
+	if c.cfg.InMemory {
+		c.mem = newMemDevice(c.cfg.Received)
+		inner = c.mem
+	} else {
+		mtu := c.cfg.MTU
+		if mtu == 0 {
+			mtu = DefaultMTU
+		}
+		tun, err := dataplane.CreateTUN(c.cfg.TUN, mtu)
+		if err != nil {
+			return fmt.Errorf("mnclient: TUN: %w", err)
+		}
+		if c.injector, err = newPacketInjector(tun.Index()); err != nil {
+			tun.Close()
+			return err
+		}
+		c.tun, inner = tun, tun
+		c.router = &router{tun: tun, ha: c.ha.Addr(), log: c.log}
+	}
+	c.dev = &mobilityDevice{Device: inner, deliver: c.mobility}
+	listen := c.cfg.Listen
+	if len(listen) == 0 {
+		listen = []string{"::", "0.0.0.0"}
+	}
+	var addrs []netip.Addr
+	for _, l := range listen {
+		a, err := netip.ParseAddr(l)
+		if err != nil {
+			c.closeDevice()
+			return fmt.Errorf("mnclient: listen address %q: %w", l, err)
+		}
+		addrs = append(addrs, a)
+	}
+	port := func(p, def int) uint16 {
+		switch {
+		case p < 0:
+			return 0
+		case p == 0:
+			return uint16(def)
+		}
+		return uint16(p)
+	}
+	var err error
+	c.dp, err = dataplane.New(dataplane.Config{
+		Addrs:     addrs,
+		IKEPort:   port(c.cfg.IKEPort, dataplane.IKEPort),
+		NATTPort:  port(c.cfg.NATTPort, dataplane.NATTPort),
+		Device:    c.dev,
+		IKE:       c.receiveDatagrams,
+		BatchSize: c.batchSize(),
+		Logger:    c.log,
+	})
+	if err != nil {
+		c.closeDevice()
+		return fmt.Errorf("mnclient: %w", err)
+	}
+	for _, l := range c.dp.Listeners() {
+		if l.NATT {
+			c.nattPort = l.Addr.Port()
+		} else {
+			c.ikePort = l.Addr.Port()
+		}
+	}
+	c.ikeCfg.NATTPort = c.nattPort
+	return nil
+}
+
+// batchSize is small for in-memory nodes: a bulk run holds thousands of
+// dataplanes, each goroutine with a batch of 64 KiB buffers.
+func (c *Client) batchSize() int {
+	if c.cfg.InMemory {
+		return 2
+	}
+	return 0
+}
+
+func (c *Client) closeDevice() {
+	if c.injector != nil {
+		c.injector.close()
+	}
+	c.dev.Close()
 }
 
 // resolveHA parses HOST[:PORT], resolving a name.
@@ -190,85 +416,279 @@ func resolveHA(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(a.Unmap(), port), nil
 }
 
-// TUN returns the client's TUN device name.
-func (c *Client) TUN() string { return c.tun.Name() }
+// TUN returns the client's TUN device name ("" with InMemory).
+func (c *Client) TUN() string {
+	if c.tun == nil {
+		return ""
+	}
+	return c.tun.Name()
+}
+
+// Status returns a snapshot of the client's state.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap
+}
+
+func (c *Client) setStatus(f func(*Status)) {
+	c.mu.Lock()
+	f(&c.snap)
+	c.mu.Unlock()
+}
 
 // Run attaches to the home agent and stays attached until ctx ends (then
-// it deletes the IKE SA, waits for the answer, and removes its routes and
-// device) or the IKE SA ends without our asking (ErrDetached).
+// it deregisters its binding, deletes the IKE SA, waits for the answers
+// up to DetachTimeout, and removes its routes and device) or the IKE SA
+// ends without our asking (ErrDetached).
 func (c *Client) Run(ctx context.Context) error {
-	runCtx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- c.rt.Run(runCtx) }()
-	c.emit(Event{Event: EventTUN, TUN: c.tun.Name()})
-
-	req := ike.CPRequest{IPv6: true, IPv4: c.cfg.IPv4}
-	if c.cfg.HoA.IsValid() {
-		req.SuggestIPv6 = netip.PrefixFrom(c.cfg.HoA, 128)
-	}
-	id, err := c.rt.Initiate(ctx, homeagent.Peer{
-		Remote:         c.ha,
-		NATTPort:       c.cfg.HANATTPort,
-		ID:             c.cfg.HAID,
-		Request:        req,
-		RequireAddress: true,
-		RemoteTS:       c.cfg.RemoteTS,
-		InitialContact: true,
-	})
-	if err == nil {
-		c.mu.Lock()
-		c.sa = id
-		c.mu.Unlock()
-		select {
-		case d := <-c.down:
-			err = fmt.Errorf("%w: %v: %v", ErrDetached, d.Reason, d.Err)
-		case <-ctx.Done():
-		case err = <-done:
-			if err == nil {
-				err = errors.New("mnclient: runtime stopped")
-			}
+	dpCtx, stopDataplane := context.WithCancel(context.Background())
+	dpDone := make(chan error, 1)
+	go func() { dpDone <- c.dp.Run(dpCtx) }()
+	c.timer = time.NewTimer(time.Hour)
+	c.timer.Stop()
+	defer func() {
+		c.timer.Stop()
+		stopDataplane()
+		<-dpDone
+		if c.router != nil {
 			c.router.clear()
+		}
+		if c.injector != nil {
+			c.injector.close()
+		}
+	}()
+	if c.tun != nil {
+		c.emit(Event{Event: EventTUN, TUN: c.tun.Name()})
+	}
+	if c.cfg.FollowLinks && !c.cfg.InMemory {
+		stopWatch, err := watchLinks(c.links, c.log)
+		if err != nil {
+			c.emit(Event{Event: EventError, Error: err.Error()})
+		} else {
+			defer stopWatch()
+		}
+	}
+
+	now := time.Now()
+	s, err := c.startSession(now, c.ha, &c.ikeCfg)
+	if err != nil {
+		c.emit(Event{Event: EventError, Error: err.Error()})
+		return err
+	}
+	c.cur = s
+	stop := ctx.Done()
+	for {
+		c.process(time.Now())
+		if c.cur == nil {
+			return c.result
+		}
+		select {
+		case <-stop:
+			stop = nil
+			c.startDetach(time.Now())
+		case dg := <-c.ikeIn:
+			c.receiveIKE(time.Now(), dg)
+		case pkt := <-c.mobility:
+			c.bul.Receive(time.Now(), pkt)
+		case f := <-c.cmds:
+			f(time.Now())
+		case <-c.timer.C:
+			c.tick(time.Now())
+		case <-c.links:
+			c.followCareOfAddress(time.Now(), false)
+		case err := <-dpDone:
+			dpDone <- err // for the deferred wait
+			if err == nil {
+				err = errors.New("mnclient: dataplane stopped")
+			}
 			return err
 		}
-	} else {
-		c.emit(Event{Event: EventError, Error: err.Error()})
 	}
-	// The runtime deletes the IKE SA when it stops.
-	stop()
-	rtErr := <-done
-	c.router.clear()
-	return errors.Join(err, rtErr)
 }
 
-// observe turns runtime events into client events; it runs on the
-// runtime's shard goroutine.
-func (c *Client) observe(e homeagent.Event) {
-	if a, ok := e.IKE.(ike.AddressAssigned); ok && a.ToUs {
-		for _, p := range []netip.Prefix{a.Assignment.IPv6, prefixOf(a.Assignment.IPv4)} {
-			if p.IsValid() {
-				if err := c.router.ensureAddress(p.Addr()); err != nil {
-					c.emit(Event{Event: EventError, Error: fmt.Sprintf("configuring %v on %s: %v", p.Addr(), c.tun.Name(), err)})
-				}
+// call runs f on Run's goroutine and returns its error.
+func (c *Client) call(ctx context.Context, f func(now time.Time) error) error {
+	res := make(chan error, 1)
+	select {
+	case c.cmds <- func(now time.Time) { res <- f(now) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// onCurrent runs f with the current session's IKE SA.
+func (c *Client) onCurrent(ctx context.Context, f func(time.Time, *ike.SA) error) error {
+	return c.call(ctx, func(now time.Time) error {
+		if c.cur == nil {
+			return ErrDetached
+		}
+		return f(now, c.cur.sa)
+	})
+}
+
+// RekeyIKE rekeys the IKE SA.
+func (c *Client) RekeyIKE(ctx context.Context) error {
+	return c.onCurrent(ctx, func(now time.Time, sa *ike.SA) error { return sa.RekeyIKE(now) })
+}
+
+// RekeyChild rekeys every CHILD_SA.
+func (c *Client) RekeyChild(ctx context.Context) error {
+	return c.onCurrent(ctx, func(now time.Time, sa *ike.SA) error {
+		var errs []error
+		for _, ch := range sa.Children() {
+			errs = append(errs, sa.RekeyChild(now, ch.InSPI))
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// CheckLiveness sends an empty INFORMATIONAL request.
+func (c *Client) CheckLiveness(ctx context.Context) error {
+	return c.onCurrent(ctx, func(now time.Time, sa *ike.SA) error { return sa.CheckLiveness(now) })
+}
+
+// Delete deletes the IKE SA without deregistering first (Run then returns
+// ErrDetached with reason "deleted").
+func (c *Client) Delete(ctx context.Context) error {
+	return c.onCurrent(ctx, func(now time.Time, sa *ike.SA) error { return sa.Delete(now) })
+}
+
+// Move re-evaluates the care-of address now (as a link change would) and,
+// if force is set, signals it to the home agent even when it did not
+// change: a Binding Update and an empty INFORMATIONAL from the current
+// address.
+func (c *Client) Move(ctx context.Context, force bool) error {
+	return c.call(ctx, func(now time.Time) error { return c.followCareOfAddress(now, force) })
+}
+
+// Send puts an inner packet into the tunnel, as if the node's stack had
+// sent it into the TUN device.
+func (c *Client) Send(pkt []byte) error { return c.inject(pkt) }
+
+func (c *Client) inject(pkt []byte) error {
+	if c.mem != nil {
+		return c.mem.Inject(pkt)
+	}
+	return c.injector.inject(pkt)
+}
+
+// receiveDatagrams hands received IKE datagrams to Run's goroutine. It
+// runs on the dataplane's socket goroutines; the payloads are borrowed.
+func (c *Client) receiveDatagrams(batch []dataplane.Datagram) {
+	for _, d := range batch {
+		dg := ike.Datagram{Local: d.Local, Remote: d.Remote, NATT: d.Local.Port() == c.nattPort,
+			Payload: append([]byte(nil), d.Payload...)}
+		select {
+		case c.ikeIn <- dg:
+		default:
+			c.mu.Lock()
+			c.drops.ike++
+			c.mu.Unlock()
+		}
+	}
+}
+
+// receiveIKE routes an IKE datagram to the session whose SPI it carries.
+func (c *Client) receiveIKE(now time.Time, dg ike.Datagram) {
+	spi, ok := ike.LocalSPI(dg.Payload)
+	if !ok {
+		return
+	}
+	for _, s := range c.sessions {
+		for _, x := range s.sa.LocalSPIs() {
+			if x == spi {
+				s.sa.Receive(now, dg)
+				return
 			}
 		}
 	}
-	if d, ok := e.IKE.(ike.IKEDown); ok {
-		select {
-		case c.down <- d:
-		default:
+}
+
+// tick runs the timers that are due.
+func (c *Client) tick(now time.Time) {
+	for _, s := range c.sessions {
+		if d := s.sa.Deadline(); !d.IsZero() && !now.Before(d) {
+			s.sa.Tick(now)
 		}
 	}
-	if ev, ok := translate(e); ok {
-		c.emit(ev)
+	if d := c.bul.NextDeadline(); !d.IsZero() && !now.Before(d) {
+		c.bul.Tick(now)
+	}
+	c.detachTick(now)
+}
+
+// process carries out what the sessions and the binding update list have
+// ready (each may give the other work: a CHILD_SA starts a registration,
+// an acknowledged deregistration deletes the IKE SA), sends the IKE
+// datagrams, and arms the timer.
+func (c *Client) process(now time.Time) {
+	for busy := true; busy; {
+		busy = false
+		for i := 0; i < len(c.sessions); i++ {
+			s := c.sessions[i]
+			if s.sa.HasReady() {
+				busy = true
+				c.drive(s, now)
+			}
+			if s.sa.Done() {
+				c.endSession(s)
+				i--
+			}
+		}
+		if c.driveBindings(now) {
+			busy = true
+		}
+	}
+	c.flush()
+	c.arm()
+}
+
+// arm sets the timer to the earliest deadline.
+func (c *Client) arm() {
+	var at time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	for _, s := range c.sessions {
+		earliest(s.sa.Deadline())
+	}
+	earliest(c.bul.NextDeadline())
+	earliest(c.detach.deadline)
+	c.timer.Stop()
+	if !at.IsZero() {
+		c.timer.Reset(max(time.Until(at), 0))
 	}
 }
 
-func prefixOf(a netip.Addr) netip.Prefix {
-	if !a.IsValid() {
-		return netip.Prefix{}
+// flush writes the queued IKE datagrams.
+func (c *Client) flush() {
+	if len(c.out) == 0 {
+		return
 	}
-	return netip.PrefixFrom(a, a.BitLen())
+	if n, err := c.dp.WriteIKE(c.out); err != nil {
+		c.log.Warn("IKE datagrams not sent", "sent", n, "queued", len(c.out), "err", err)
+	}
+	clear(c.out)
+	c.out = c.out[:0]
+}
+
+// unpinned returns our endpoint with the address left to the kernel: a
+// mobile node sends from whatever address its routes give towards the
+// home agent now, which is how it follows its care-of address.
+func unpinned(local netip.AddrPort, port uint16) netip.AddrPort {
+	if local.Addr().Is4() {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), port)
+	}
+	return netip.AddrPortFrom(netip.IPv6Unspecified(), port)
 }
 
 func (c *Client) emit(e Event) {
@@ -278,21 +698,13 @@ func (c *Client) emit(e Event) {
 	c.cfg.Events(e)
 }
 
-func (c *Client) id() homeagent.SAID {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sa
+// careOfAddress is the source address the kernel uses towards the home
+// agent now (no packet is sent).
+func careOfAddress(ha netip.Addr) (netip.Addr, error) {
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ha, dataplane.IKEPort)))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("mnclient: no route to the home agent %v: %w", ha, err)
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }
-
-// RekeyIKE rekeys the IKE SA.
-func (c *Client) RekeyIKE(ctx context.Context) error { return c.rt.RekeyIKE(ctx, c.id()) }
-
-// RekeyChild rekeys every CHILD_SA.
-func (c *Client) RekeyChild(ctx context.Context) error { return c.rt.RekeyChild(ctx, c.id(), 0) }
-
-// CheckLiveness sends an empty INFORMATIONAL request.
-func (c *Client) CheckLiveness(ctx context.Context) error { return c.rt.CheckLiveness(ctx, c.id()) }
-
-// Delete deletes the IKE SA (Run then returns ErrDetached with reason
-// "deleted").
-func (c *Client) Delete(ctx context.Context) error { return c.rt.Delete(ctx, c.id()) }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mip6ha/mip6ha/homeagent"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 )
@@ -73,7 +72,7 @@ func TestEventLines(t *testing.T) {
 		ike.NATDetected{SPIs: spis, LocalBehindNAT: true},
 		ike.IKEDown{SPIs: spis, Reason: ike.DownDeleted, Err: errors.New("deleted by us")},
 	} {
-		if ev, ok := translate(homeagent.Event{SA: 1, Time: at, IKE: e}); ok {
+		if ev, ok := translate(e, at); ok {
 			sink(ev)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mip6ha/mip6ha/homeagent"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 )
@@ -26,6 +25,18 @@ const (
 	EventPeerMoved      = "peer_moved"      // the gateway's address or port changed (Remote)
 	EventDetached       = "detached"        // IKE SA gone (Reason, Error)
 	EventError          = "error"           // something failed (Error)
+
+	// Binding events (HoA in Address, the home agent address in HomeAgent,
+	// the Binding Update's sequence number in Sequence).
+	EventBindingAccepted      = "binding_accepted"        // a BA accepted a new registration or care-of address (Lifetime, Status, CoA, LatencyMS, K)
+	EventBindingRefreshed     = "binding_refreshed"       // a BA accepted a lifetime refresh (Lifetime, Status)
+	EventBindingRejected      = "binding_rejected"        // a BA refused the Binding Update (StatusCode, Status)
+	EventBindingNoResponse    = "binding_no_response"     // retransmissions reached MAX_BINDACK_TIMEOUT; they go on
+	EventBindingExpired       = "binding_expired"         // the lifetime ended before a refresh was acknowledged
+	EventBindingError         = "binding_error"           // a Binding Error arrived (From, StatusCode)
+	EventDeregistered         = "deregistered"            // the deregistration (lifetime 0) was acknowledged (Status)
+	EventHomeAgentSwitch      = "home_agent_switch"       // a Home Agent Switch arrived (From, Addresses)
+	EventCareOfAddressChanged = "care_of_address_changed" // our outer address towards the home agent changed (CoA, OldCoA)
 )
 
 // Event is one line of the client's event stream: a JSON object whose
@@ -59,6 +70,19 @@ type Event struct {
 	LocalTS   []string `json:"local_ts,omitempty"`
 	RemoteTS  []string `json:"remote_ts,omitempty"`
 	Encap     bool     `json:"encap,omitempty"`
+
+	HomeAgent     string   `json:"home_agent,omitempty"`
+	CoA           string   `json:"coa,omitempty"`
+	OldCoA        string   `json:"old_coa,omitempty"`
+	Sequence      int      `json:"sequence,omitempty"`
+	Lifetime      int      `json:"lifetime,omitempty"` // seconds
+	StatusCode    int      `json:"status_code,omitempty"`
+	Status        string   `json:"status,omitempty"`
+	KeyManagement bool     `json:"k,omitempty"`
+	LatencyMS     float64  `json:"latency_ms,omitempty"`
+	NATKeepalive  int      `json:"nat_keepalive,omitempty"` // seconds, from the BA's NAT Detection option
+	From          string   `json:"from,omitempty"`
+	Addresses     []string `json:"addresses,omitempty"`
 
 	TUN    string `json:"tun,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -95,11 +119,11 @@ func tsStrings(ts []wire.TrafficSelector) []string {
 	return r
 }
 
-// translate turns an engine event into the client's event, if it is one
-// the client reports.
-func translate(e homeagent.Event) (Event, bool) {
-	ev := Event{Time: e.Time}
-	switch x := e.IKE.(type) {
+// translate turns an IKE event into the client's event, if it is one the
+// client reports.
+func translate(e ike.Event, at time.Time) (Event, bool) {
+	ev := Event{Time: at}
+	switch x := e.(type) {
 	case ike.IKEUp:
 		ev.Event, ev.SPIs, ev.Peer, ev.NATT, ev.Suite = EventAttached, x.SPIs.String(), x.PeerID.String(), x.NATT, x.Suite
 		ev.Local, ev.Remote = addrPort(x.Path.Local), addrPort(x.Path.Remote)

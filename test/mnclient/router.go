@@ -101,23 +101,87 @@ func (r *router) addAddressLocked(a netip.Addr) error {
 }
 
 // addBypassLocked pins the route to the home agent's outer address to the
-// path the kernel uses now.
+// best route the kernel has for it outside the TUN device.
 func (r *router) addBypassLocked() error {
-	rs, err := netlink.RouteGet(net.IP(r.ha.AsSlice()))
-	if err != nil || len(rs) == 0 {
-		return fmt.Errorf("route to the home agent %v: %v", r.ha, err)
-	}
-	bits := r.ha.BitLen()
-	route := &netlink.Route{
-		Dst:       &net.IPNet{IP: net.IP(r.ha.AsSlice()), Mask: net.CIDRMask(bits, bits)},
-		Gw:        rs[0].Gw,
-		LinkIndex: rs[0].LinkIndex,
+	route, err := r.bypassRoute()
+	if err != nil {
+		return err
 	}
 	if err := netlink.RouteReplace(route); err != nil {
 		return fmt.Errorf("host route to the home agent %v: %w", r.ha, err)
 	}
 	r.bypass = route
-	r.log.Info("host route keeps the home agent outside the tunnel", "ha", r.ha.String(), "gw", rs[0].Gw, "ifindex", rs[0].LinkIndex)
+	r.log.Info("host route keeps the home agent outside the tunnel", "ha", r.ha.String(), "gw", route.Gw,
+		"ifindex", route.LinkIndex, "type", route.Type)
+	return nil
+}
+
+// bypassRoute is the host route to the home agent through the best route
+// of the main table that does not lead into the TUN device (the longest
+// prefix, then the lowest metric); with none (the node is between links),
+// an unreachable route, so that packets to the home agent fail at once
+// instead of looping into the tunnel.
+func (r *router) bypassRoute() (*netlink.Route, error) {
+	family := netlink.FAMILY_V6
+	if r.ha.Is4() {
+		family = netlink.FAMILY_V4
+	}
+	routes, err := netlink.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	bits := r.ha.BitLen()
+	host := &net.IPNet{IP: net.IP(r.ha.AsSlice()), Mask: net.CIDRMask(bits, bits)}
+	var best *netlink.Route
+	bestLen := -1
+	for i := range routes {
+		rt := &routes[i]
+		if rt.LinkIndex == r.tun.Index() || rt.Type != unix.RTN_UNICAST || rt.LinkIndex == 0 && len(rt.MultiPath) == 0 {
+			continue
+		}
+		n := 0
+		if rt.Dst != nil {
+			if !rt.Dst.Contains(host.IP) {
+				continue
+			}
+			n, _ = rt.Dst.Mask.Size()
+		}
+		if n == bits && rt.Dst.IP.Equal(host.IP) {
+			continue // our own host route
+		}
+		if n > bestLen || n == bestLen && rt.Priority < best.Priority {
+			best, bestLen = rt, n
+		}
+	}
+	if best == nil {
+		return &netlink.Route{Dst: host, Type: unix.RTN_UNREACHABLE, Table: unix.RT_TABLE_MAIN}, nil
+	}
+	return &netlink.Route{Dst: host, Gw: best.Gw, LinkIndex: best.LinkIndex, MultiPath: best.MultiPath}, nil
+}
+
+// repin moves the host route to the home agent to the route the kernel
+// has now (after a move), if the tunnel's routes cover the home agent.
+// It changes nothing when the route is already right, so that its own
+// route change does not trigger another.
+func (r *router) repin() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bypass == nil {
+		return nil
+	}
+	route, err := r.bypassRoute()
+	if err != nil {
+		return err
+	}
+	if route.Type == r.bypass.Type && route.LinkIndex == r.bypass.LinkIndex && route.Gw.Equal(r.bypass.Gw) {
+		return nil
+	}
+	if err := netlink.RouteReplace(route); err != nil {
+		return fmt.Errorf("host route to the home agent %v: %w", r.ha, err)
+	}
+	r.bypass = route
+	r.log.Info("host route to the home agent moved", "ha", r.ha.String(), "gw", route.Gw, "ifindex", route.LinkIndex,
+		"unreachable", route.Type == unix.RTN_UNREACHABLE)
 	return nil
 }
 

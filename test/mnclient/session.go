@@ -1,0 +1,274 @@
+package mnclient
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/mip6ha/mip6ha/homeagent/dataplane"
+	"github.com/mip6ha/mip6ha/ike"
+	"github.com/mip6ha/mip6ha/ike/wire"
+)
+
+// session is one IKE SA with one gateway and the dataplane SAs of its
+// CHILD_SAs.
+type session struct {
+	sa  *ike.SA
+	gw  netip.AddrPort
+	in  map[uint32]*dataplane.SA // by InSPI
+	out map[uint32]*dataplane.SA // by OutSPI
+}
+
+// startSession initiates an IKE SA with the gateway gw from our current
+// care-of address.
+func (c *Client) startSession(now time.Time, gw netip.AddrPort, cfg *ike.Config) (*session, error) {
+	coa, err := careOfAddress(gw.Addr())
+	if err != nil {
+		return nil, err
+	}
+	c.setCareOfAddress(coa)
+	sa, err := ike.NewInitiator(cfg, ike.Path{Local: netip.AddrPortFrom(coa, c.ikePort), Remote: gw})
+	if err != nil {
+		return nil, err
+	}
+	if err := sa.Initiate(now); err != nil {
+		return nil, err
+	}
+	s := &session{sa: sa, gw: gw, in: map[uint32]*dataplane.SA{}, out: map[uint32]*dataplane.SA{}}
+	c.sessions = append(c.sessions, s)
+	c.log.Info("initiating IKE SA", "remote", gw.String(), "local", netip.AddrPortFrom(coa, c.ikePort).String())
+	return s, nil
+}
+
+// endSession forgets a session whose IKE SA is done, with whatever
+// dataplane state it still holds.
+func (c *Client) endSession(s *session) {
+	for spi := range s.out {
+		c.removeOutbound(s, spi)
+	}
+	for spi, sa := range s.in {
+		c.dp.RemoveInbound(sa)
+		delete(s.in, spi)
+	}
+	c.sessions = slices.DeleteFunc(c.sessions, func(x *session) bool { return x == s })
+	if c.cur == s {
+		c.cur = nil
+		c.setStatus(func(st *Status) { st.Attached, st.Bound = false, false })
+	}
+}
+
+// drive carries out what the session's IKE SA has ready, in the order
+// ike.Ready prescribes.
+func (c *Client) drive(s *session, now time.Time) {
+	r := s.sa.Ready()
+	for _, op := range r.ChildOps {
+		if err := c.apply(s, op); err != nil {
+			c.log.Error("CHILD_SA operation failed", "op", op.Kind.String(), "in_spi", spiHex(op.Child.InSPI),
+				"out_spi", spiHex(op.Child.OutSPI), "err", err)
+			c.emit(Event{Event: EventError, Error: fmt.Sprintf("CHILD_SA %v: %v", op.Kind, err)})
+		}
+	}
+	for _, e := range r.Events {
+		c.onIKEEvent(now, s, e)
+	}
+	for _, d := range r.Datagrams {
+		port := c.ikePort
+		if d.NATT {
+			port = c.nattPort
+		}
+		c.out = append(c.out, dataplane.Datagram{Local: unpinned(d.Local, port), Remote: d.Remote, Payload: d.Payload})
+	}
+	for _, k := range r.Keepalives {
+		if err := c.dp.SendKeepalive(unpinned(k.Local, c.nattPort), k.Remote); err != nil {
+			c.log.Debug("NAT keepalive not sent", "err", err)
+		}
+	}
+	s.sa.Advance()
+}
+
+// onIKEEvent reacts to an event of a session's IKE SA and reports it.
+func (c *Client) onIKEEvent(now time.Time, s *session, e ike.Event) {
+	switch x := e.(type) {
+	case ike.IKEUp:
+		if s == c.cur {
+			c.setStatus(func(st *Status) { st.Attached = true })
+		}
+	case ike.AddressAssigned:
+		if x.ToUs && s == c.cur && x.Assignment.IPv6.IsValid() {
+			c.bind.hoa = x.Assignment.IPv6.Addr()
+			c.setStatus(func(st *Status) { st.HoA = c.bind.hoa })
+		}
+		if x.ToUs && c.router != nil {
+			for _, a := range []netip.Addr{x.Assignment.IPv6.Addr(), x.Assignment.IPv4} {
+				if a.IsValid() {
+					if err := c.router.ensureAddress(a); err != nil {
+						c.emit(Event{Event: EventError, Error: fmt.Sprintf("configuring %v on %s: %v", a, c.tun.Name(), err)})
+					}
+				}
+			}
+		}
+	case ike.ChildUp:
+		if s == c.cur {
+			c.startBinding(now)
+		}
+	case ike.IKEDown:
+		if s == c.cur && !c.detach.asked {
+			c.result = fmt.Errorf("%w: %v: %v", ErrDetached, x.Reason, x.Err)
+		}
+	}
+	if ev, ok := translate(e, now); ok {
+		c.emit(ev)
+	}
+}
+
+// apply carries out one CHILD_SA operation on the dataplane.
+func (c *Client) apply(s *session, op ike.ChildOp) error {
+	ch := op.Child
+	switch op.Kind {
+	case ike.InstallInbound:
+		sa, err := espSA(ch, dataplane.Inbound)
+		if err != nil {
+			return err
+		}
+		if err := c.dp.InstallInbound(sa); err != nil {
+			return err
+		}
+		s.in[ch.InSPI] = sa
+	case ike.InstallOutbound:
+		sa, err := espSA(ch, dataplane.Outbound)
+		if err != nil {
+			return err
+		}
+		if err := c.dp.InstallOutbound(sa); err != nil {
+			return err
+		}
+		s.out[ch.OutSPI] = sa
+		c.addRoutes(s, sa.RemoteTS())
+		if op.Replaces != 0 && op.Replaces != ch.OutSPI {
+			c.removeOutbound(s, op.Replaces)
+		}
+	case ike.RemoveInbound:
+		if sa := s.in[ch.InSPI]; sa != nil {
+			c.dp.RemoveInbound(sa)
+			delete(s.in, ch.InSPI)
+		}
+	case ike.RemoveOutbound:
+		c.removeOutbound(s, ch.OutSPI)
+	case ike.UpdateEndpoints:
+		if sa := s.out[ch.OutSPI]; sa != nil && sa.Remote() != ch.Remote {
+			return c.dp.SetRemote(sa, ch.Remote)
+		}
+	default:
+		return fmt.Errorf("unknown CHILD_SA operation %v", op.Kind)
+	}
+	return nil
+}
+
+func (c *Client) removeOutbound(s *session, outSPI uint32) {
+	sa := s.out[outSPI]
+	if sa == nil {
+		return
+	}
+	c.dp.RemoveOutbound(sa)
+	delete(s.out, outSPI)
+	c.delRoutes(sa.RemoteTS())
+}
+
+// addRoutes routes prefixes into the TUN device with the inner address as
+// source; a rekeyed outbound SA and its successor share their routes, so
+// each is counted.
+func (c *Client) addRoutes(s *session, ps []netip.Prefix) {
+	if c.router == nil {
+		return
+	}
+	a := s.sa.Assignment()
+	for _, p := range ps {
+		if c.routes[p] > 0 {
+			c.routes[p]++
+			continue
+		}
+		var src netip.Addr
+		if a != nil && p.Addr().Is6() {
+			src = a.IPv6.Addr()
+		} else if a != nil {
+			src = a.IPv4
+		}
+		if err := c.router.AddRoute(p, src); err != nil {
+			c.log.Error("route into the TUN device not added", "dst", p.String(), "err", err)
+			c.emit(Event{Event: EventError, Error: fmt.Sprintf("route %v: %v", p, err)})
+			continue
+		}
+		c.routes[p] = 1
+	}
+}
+
+func (c *Client) delRoutes(ps []netip.Prefix) {
+	if c.router == nil {
+		return
+	}
+	for _, p := range ps {
+		if c.routes[p] == 0 {
+			continue
+		}
+		if c.routes[p]--; c.routes[p] == 0 {
+			delete(c.routes, p)
+			if err := c.router.DelRoute(p); err != nil {
+				c.log.Warn("route into the TUN device not removed", "dst", p.String(), "err", err)
+			}
+		}
+	}
+}
+
+var errUnsupportedChild = errors.New("CHILD_SA not supported by the user-space dataplane")
+
+// espSA translates one half of a CHILD_SA into a dataplane SA. The
+// outbound half sends from an unspecified address (the kernel's choice of
+// source towards the peer), so it follows our care-of address.
+func espSA(c ike.ChildSA, dir dataplane.Direction) (*dataplane.SA, error) {
+	var cfg dataplane.SAConfig
+	switch {
+	case !c.Encap:
+		return nil, fmt.Errorf("%w: ESP not encapsulated in UDP (force encapsulation)", errUnsupportedChild)
+	case c.Mode != ike.Tunnel:
+		return nil, fmt.Errorf("%w: %v mode", errUnsupportedChild, c.Mode)
+	case c.ESN:
+		return nil, fmt.Errorf("%w: extended sequence numbers", errUnsupportedChild)
+	}
+	switch c.Encr {
+	case wire.EncrAESGCM16:
+		cfg.Transform = dataplane.EncrAESGCM16
+	case wire.EncrChaCha20Poly1305:
+		cfg.Transform = dataplane.EncrChaCha20Poly1305
+	default:
+		return nil, fmt.Errorf("%w: %v", errUnsupportedChild, c.Encr)
+	}
+	cfg.Direction = dir
+	cfg.Local, cfg.Remote = c.Local, c.Remote
+	cfg.LocalTS, cfg.RemoteTS = prefixesOf(c.LocalTS), prefixesOf(c.RemoteTS)
+	if dir == dataplane.Inbound {
+		cfg.SPI, cfg.KeyMaterial = c.InSPI, c.InKey
+	} else {
+		cfg.SPI, cfg.KeyMaterial = c.OutSPI, c.OutKey
+		cfg.Local = unpinned(c.Local, c.Local.Port())
+	}
+	return dataplane.NewSA(cfg)
+}
+
+// prefixesOf turns traffic selectors into the prefixes that cover their
+// address ranges.
+func prefixesOf(ts []wire.TrafficSelector) []netip.Prefix {
+	var ps []netip.Prefix
+	for _, t := range ts {
+		if t.Type != wire.TSIPv4AddrRange && t.Type != wire.TSIPv6AddrRange {
+			continue
+		}
+		for _, p := range dataplane.PrefixesOfRange(t.StartAddr, t.EndAddr) {
+			if !slices.Contains(ps, p) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return ps
+}
