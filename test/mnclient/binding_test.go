@@ -97,7 +97,7 @@ func TestBindingInTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
 	home := events.wait(t, ctx, EventHomeAddress, 1)
@@ -175,7 +175,7 @@ func TestBindingRetransmission(t *testing.T) {
 		t.Fatal(err)
 	}
 	runClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	acc := events.wait(t, ctx, EventBindingAccepted, 1)
 	if acc.Sequence != 3 {
@@ -190,7 +190,7 @@ func TestBindingRetransmission(t *testing.T) {
 func TestBindingResynchronises(t *testing.T) {
 	needNetns(t)
 	ha := startFakeHA(t, fakeHAConfig{})
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
 	first := newEventLog()
@@ -254,7 +254,7 @@ func TestBindingRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	runClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	rej := events.wait(t, ctx, EventBindingRejected, 1)
 	if rej.StatusCode != int(mh.StatusNotHomeSubnet) || rej.Status == "" {
@@ -280,7 +280,7 @@ func TestTUNBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	runClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	events.wait(t, ctx, EventBindingAccepted, 1)
 	hoa := c.Status().HoA
