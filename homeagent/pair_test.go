@@ -118,7 +118,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-func startNode(t *testing.T, cfg Config, opts Options) *node {
+func startNode(t testing.TB, cfg Config, opts Options) *node {
 	t.Helper()
 	n := &node{tun: tuntest.New(256), events: newEventLog(), done: make(chan error, 1)}
 	var logs syncBuffer
@@ -145,7 +145,7 @@ func startNode(t *testing.T, cfg Config, opts Options) *node {
 }
 
 // stop cancels the runtime and waits for Run to return.
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	if n.cancel == nil {
 		return
 	}
