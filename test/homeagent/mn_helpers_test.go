@@ -1,0 +1,176 @@
+package homeagent
+
+// Helpers of the mobile node's acceptance tests (mn_*_test.go): our
+// mobile node client (cmd/mnclient) and the flow probe (cmd/flowprobe)
+// run in lab hosts against our home agent (ha_helpers_test.go).
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mip6ha/mip6ha/test/flow"
+	"github.com/mip6ha/mip6ha/test/lab"
+	"github.com/mip6ha/mip6ha/test/mnclient"
+)
+
+// mobileNode is cmd/mnclient attached from a lab host.
+type mobileNode struct {
+	t    testing.TB
+	proc *lab.Proc
+}
+
+// startMobileNode runs `mnclient attach` in host towards the home agent
+// at ha as identity id, with extra flags.
+func startMobileNode(t testing.TB, host *lab.Host, ha netip.Addr, id string, extra ...string) *mobileNode {
+	t.Helper()
+	l := host.Lab()
+	psk := filepath.Join(l.Dir(), host.Name()+"-mn.psk")
+	if err := os.WriteFile(psk, []byte(haPSK), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"attach", "--ha", ha.String(), "--id", id, "--ha-id", haIdentity, "--psk-file", psk,
+		"--tun", "mn0", "--keylog", filepath.Join(l.Dir(), host.Name()+"-mn.keys"), "--log-level", "debug"}, extra...)
+	return &mobileNode{t: t, proc: host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)}
+}
+
+// events returns the client's events so far.
+func (mn *mobileNode) events() []mnclient.Event {
+	var r []mnclient.Event
+	sc := bufio.NewScanner(strings.NewReader(mn.proc.Stdout()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e mnclient.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			mn.t.Errorf("mnclient printed a line that is not an event: %q: %v", sc.Text(), err)
+			continue
+		}
+		r = append(r, e)
+	}
+	return r
+}
+
+// wait waits for the n-th event of kind (n from 1) for which match (nil:
+// any) holds. An error event, a rejected binding or the client's exit
+// ends the wait at once.
+func (mn *mobileNode) wait(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) mnclient.Event {
+	mn.t.Helper()
+	var found mnclient.Event
+	err := lab.Poll(ctx, fmt.Sprintf("mnclient event %q #%d", kind, n), func(context.Context) error {
+		k := 0
+		for _, e := range mn.events() {
+			if e.Event == kind && (match == nil || match(e)) {
+				if k++; k == n {
+					found = e
+					return nil
+				}
+			}
+			if e.Event != kind && (e.Event == mnclient.EventError || e.Event == mnclient.EventBindingRejected) {
+				return lab.Permanent(fmt.Errorf("mnclient: %s %s %s", e.Event, e.Status, e.Error))
+			}
+		}
+		if mn.proc.Exited() {
+			return lab.Permanent(fmt.Errorf("mnclient exited: %s", logTail(mn.proc.Stderr(), 3000)))
+		}
+		return fmt.Errorf("%d of %d seen", k, n)
+	})
+	if err != nil {
+		mn.t.Fatalf("%v\nevents:\n%s", err, mn.proc.Stdout())
+	}
+	return found
+}
+
+// stop detaches the client (SIGTERM) and checks that it deregistered and
+// exited 0.
+func (mn *mobileNode) stop() {
+	mn.t.Helper()
+	if err := mn.proc.Stop(); err != nil {
+		mn.t.Errorf("mnclient exit: %v\n%s", err, logTail(mn.proc.Stderr(), 3000))
+	}
+	kinds := map[string]bool{}
+	for _, e := range mn.events() {
+		kinds[e.Event] = true
+	}
+	if !kinds[mnclient.EventDeregistered] || !kinds[mnclient.EventDetached] {
+		mn.t.Errorf("mnclient did not deregister and detach: %s", mn.proc.Stdout())
+	}
+}
+
+// homeAddress waits for the binding and returns the home address.
+func (mn *mobileNode) homeAddress(ctx context.Context) (hoa netip.Addr, accepted mnclient.Event) {
+	mn.t.Helper()
+	home := mn.wait(ctx, mnclient.EventHomeAddress, 1, nil)
+	p, err := netip.ParsePrefix(home.Address)
+	if err != nil {
+		mn.t.Fatalf("home_address %q: %v", home.Address, err)
+	}
+	accepted = mn.wait(ctx, mnclient.EventBindingAccepted, 1, nil)
+	if accepted.Address != p.Addr().String() {
+		mn.t.Fatalf("binding accepted for %s, home address %s", accepted.Address, p.Addr())
+	}
+	return p.Addr(), accepted
+}
+
+// transfer is a TCP transfer of the flow probe from cn to the mobile
+// node's home address.
+type transfer struct {
+	t        testing.TB
+	recv     *lab.Proc
+	send     *lab.Proc
+	duration time.Duration
+}
+
+const flowPort = 5001
+
+// startTransfer starts the receiver on mn (listening on the home address)
+// and the paced sender on cn (a chunk of 1 KiB every 5 ms for d).
+func startTransfer(t testing.TB, ctx context.Context, mn, cn *lab.Host, hoa netip.Addr, d time.Duration) *transfer {
+	t.Helper()
+	probe := lab.Binary(t, "./cmd/flowprobe")
+	addr := netip.AddrPortFrom(hoa, flowPort).String()
+	tr := &transfer{t: t, duration: d}
+	tr.recv = mn.Start(probe, "recv", "--listen", addr)
+	if err := mn.WaitListening(ctx, "tcp", flowPort); err != nil {
+		t.Fatal(err)
+	}
+	tr.send = cn.Start(probe, "send", "--connect", addr, "--duration", d.String(), "--interval", "5ms", "--payload", "1024")
+	return tr
+}
+
+// report waits for both ends and returns the receiver's report; it fails
+// the test if the transfer did not end normally.
+func (tr *transfer) report(ctx context.Context) flow.Report {
+	tr.t.Helper()
+	var r flow.Report
+	for _, p := range []*lab.Proc{tr.send, tr.recv} {
+		if err := p.Wait(ctx); err != nil {
+			tr.t.Errorf("%s: %v\nstdout: %s\nstderr: %s", p.Name(), err, p.Stdout(), p.Stderr())
+		}
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(tr.recv.Stdout())), &r); err != nil {
+		tr.t.Fatalf("receiver report %q: %v", tr.recv.Stdout(), err)
+	}
+	var s flow.SendReport
+	if err := json.Unmarshal([]byte(strings.TrimSpace(tr.send.Stdout())), &s); err != nil {
+		tr.t.Fatalf("sender report %q: %v", tr.send.Stdout(), err)
+	}
+	if r.Reset || s.Reset || !r.Closed || r.Err != "" || s.Err != "" {
+		tr.t.Fatalf("transfer did not end normally: receiver %s; sender %+v", r, s)
+	}
+	if r.Bytes != s.Bytes || r.OutOfOrder != 0 {
+		tr.t.Errorf("received %d bytes (%d out of order), sent %d", r.Bytes, r.OutOfOrder, s.Bytes)
+	}
+	// Chunks arrived over most of the transfer's duration (a path that
+	// stalls delays the paced sender, which then sends fewer).
+	if r.Chunks < 2 || r.Last.Sub(r.First) < tr.duration/2 {
+		tr.t.Errorf("%d chunks over %v, want them spread over %v", r.Chunks, r.Last.Sub(r.First), tr.duration)
+	}
+	return r
+}
