@@ -90,6 +90,9 @@ type Report struct {
 	LongestGapEnd time.Time     `json:"longest_gap_end"`
 	GapP99        time.Duration `json:"gap_p99_ns"`
 	MedianGap     time.Duration `json:"median_gap_ns"`
+	// LongGaps lists the gaps of at least LongGap, in order (at most
+	// MaxLongGaps of them), so a test can find the one around an event.
+	LongGaps []Gap `json:"long_gaps,omitempty"`
 	// MaxDelay is the largest one-way delay (arrival minus send time).
 	MaxDelay time.Duration `json:"max_delay_ns"`
 	// OutOfOrder counts chunks whose sequence number was not the next one
@@ -100,6 +103,38 @@ type Report struct {
 	Reset  bool   `json:"reset"`
 	Closed bool   `json:"closed"`
 	Err    string `json:"error,omitempty"`
+}
+
+// LongGap is the shortest gap Report.LongGaps lists; MaxLongGaps bounds
+// the list.
+const (
+	LongGap     = 100 * time.Millisecond
+	MaxLongGaps = 256
+)
+
+// Gap is a time without chunks: Length long, ended by a chunk at End.
+type Gap struct {
+	End    time.Time     `json:"end"`
+	Length time.Duration `json:"length_ns"`
+}
+
+// Start is when the gap began: the arrival of the chunk before it.
+func (g Gap) Start() time.Time { return g.End.Add(-g.Length) }
+
+// LongestGapIn returns the longest of the long gaps that overlap the
+// interval [from, to], and false if none does.
+func (r Report) LongestGapIn(from, to time.Time) (Gap, bool) {
+	var best Gap
+	found := false
+	for _, g := range r.LongGaps {
+		if g.End.Before(from) || g.Start().After(to) {
+			continue
+		}
+		if !found || g.Length > best.Length {
+			best, found = g, true
+		}
+	}
+	return best, found
 }
 
 // String summarises the report on one line.
@@ -169,6 +204,9 @@ func Receive(ctx context.Context, conn net.Conn, now func() time.Time) Report {
 			gaps = append(gaps, g)
 			if g > r.LongestGap {
 				r.LongestGap, r.LongestGapEnd = g, at
+			}
+			if g >= LongGap && len(r.LongGaps) < MaxLongGaps {
+				r.LongGaps = append(r.LongGaps, Gap{End: at, Length: g})
 			}
 		}
 		prev, r.Last = at, at

@@ -103,6 +103,21 @@ func TestGap(t *testing.T) {
 		r.MedianGap != 10*time.Millisecond || r.GapP99 != 500*time.Millisecond || r.MaxDelay != 550*time.Millisecond || r.Chunks != 7 {
 		t.Errorf("report %+v", r)
 	}
+	hole := Gap{End: base.Add(530 * time.Millisecond), Length: 500 * time.Millisecond}
+	if len(r.LongGaps) != 1 || r.LongGaps[0] != hole {
+		t.Errorf("long gaps %+v, want %+v", r.LongGaps, hole)
+	}
+	for _, c := range []struct {
+		from, to time.Duration
+		found    bool
+	}{
+		{0, 20, false}, {20, 40, true}, {100, 200, true}, {520, 600, true}, {531, 600, false},
+	} {
+		g, ok := r.LongestGapIn(base.Add(c.from*time.Millisecond), base.Add(c.to*time.Millisecond))
+		if ok != c.found || ok && g != hole {
+			t.Errorf("LongestGapIn(%d ms, %d ms) = %+v, %v; want found %v", c.from, c.to, g, ok, c.found)
+		}
+	}
 }
 
 func TestReset(t *testing.T) {

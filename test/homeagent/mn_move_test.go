@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mip6ha/mip6ha/mip6"
+	"github.com/mip6ha/mip6ha/test/flow"
 	"github.com/mip6ha/mip6ha/test/lab"
 	"github.com/mip6ha/mip6ha/test/mnclient"
 )
@@ -43,9 +44,16 @@ func TestHomeAgentMobileNodeMove(t *testing.T) {
 
 	r := tr.report(ctx)
 	t.Logf("transfer across the move: %s", r)
-	t.Logf("longest gap in the flow: %v (ended %v after the move; gap p99 %v, median %v)",
+	t.Logf("longest gap in the flow: %v (ended %v after the move began; gap p99 %v, median %v)",
 		r.LongestGap.Round(time.Millisecond), r.LongestGapEnd.Sub(moved).Round(time.Millisecond),
 		r.GapP99.Round(time.Millisecond), r.MedianGap.Round(time.Millisecond))
+	if g, ok := r.LongestGapIn(moved, second.Time.Add(time.Second)); ok {
+		t.Logf("longest gap around the move: %v, from %v to %v after the move began (new binding at %v)",
+			g.Length.Round(time.Millisecond), g.Start().Sub(moved).Round(time.Millisecond),
+			g.End.Sub(moved).Round(time.Millisecond), second.Time.Sub(moved).Round(time.Millisecond))
+	} else {
+		t.Logf("no gap of %v or more around the move", flow.LongGap)
+	}
 	for _, e := range mn.events() {
 		if e.Event == mnclient.EventAttached && e.SPIs != attached.SPIs || e.Event == mnclient.EventDetached {
 			t.Errorf("the move cost the IKE SA: %+v", e)

@@ -115,8 +115,9 @@ type Config struct {
 	NoBinding bool
 	// HAAddr is the home agent address Binding Updates go to. Invalid: the
 	// home agent's IKE address when it is IPv6 (our home agents sit on the
-	// home link with that address); it must be given when the IKE address
-	// is IPv4 (a node in an IPv4-only network).
+	// home link with that address); when the IKE address is IPv4 (a node in
+	// an IPv4-only network) it must be given, else the node attaches
+	// without a binding (and logs a warning).
 	HAAddr netip.Addr
 	// Lifetime is the binding lifetime to request (0:
 	// mip6.DefaultRequestedLifetime); MobileNode tunes the binding update
@@ -234,7 +235,10 @@ func New(cfg Config) (*Client, error) {
 		c.haAddr = ha.Addr()
 	}
 	if !cfg.NoBinding && !c.haAddr.IsValid() {
-		return nil, fmt.Errorf("mnclient: the home agent %v is an IPv4 address: give its IPv6 address for Binding Updates (--ha-addr), or --no-binding", ha.Addr())
+		// A gateway reached over IPv4 (strongSwan behind NAT44, say): without
+		// its IPv6 address there is nowhere to send Binding Updates.
+		cfg.Logger.Warn("no IPv6 home agent address for Binding Updates (--ha-addr): attaching without a binding", "ha", ha.Addr().String())
+		c.cfg.NoBinding = true
 	}
 	if err := c.configureIKE(); err != nil {
 		return nil, err
