@@ -32,13 +32,20 @@ type mobileNode struct {
 func startMobileNode(t testing.TB, host *lab.Host, ha netip.Addr, id string, extra ...string) *mobileNode {
 	t.Helper()
 	l := host.Lab()
-	psk := filepath.Join(l.Dir(), host.Name()+"-mn.psk")
-	if err := os.WriteFile(psk, []byte(haPSK), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	psk := writeMNPSK(t, host)
 	args := append([]string{"attach", "--ha", ha.String(), "--id", id, "--ha-id", haIdentity, "--psk-file", psk,
 		"--tun", "mn0", "--keylog", filepath.Join(l.Dir(), host.Name()+"-mn.keys"), "--log-level", "debug"}, extra...)
 	return &mobileNode{t: t, proc: host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)}
+}
+
+// writeMNPSK writes the mobile nodes' pre-shared key file for host.
+func writeMNPSK(t testing.TB, host *lab.Host) string {
+	t.Helper()
+	psk := filepath.Join(host.Lab().Dir(), host.Name()+"-mn.psk")
+	if err := os.WriteFile(psk, []byte(haPSK), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return psk
 }
 
 // events returns the client's events so far.
