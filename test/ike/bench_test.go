@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,9 +115,11 @@ func startBenchOurResponder(b *testing.B, ctx context.Context, host *lab.Host, p
 		lines = append(lines, fmt.Sprintf("mn%d.example %s", i+1, psk))
 	}
 	pskFile := writeFile(b, host.Lab(), "bench.psk", []byte(strings.Join(lines, "\n")+"\n"))
+	dir := host.Lab().Dir()
 	p := host.StartWith(lab.ProcOptions{StopTimeout: 30 * time.Second}, lab.Binary(b, "./cmd/homeagent"), "run",
-		"-identity", haID, "-psk-file", pskFile, "-ipv6-prefix", ourPrefix.String(), "-local-ts", innerNet.String(),
-		"-tun", "ha0", "-log-level", "warn", "-cookie-threshold", "10000")
+		"--identity", haID, "--secrets-file", pskFile, "--prefix", ourPrefix.String(), "--ike.local-ts", innerNet.String(),
+		"--tun", "ha0", "--log-level", "warn", "--ike.cookie-threshold", "10000",
+		"--data-dir", filepath.Join(dir, "bench-data"), "--admin", filepath.Join(dir, "bench.sock"))
 	// At warn level the start-up lines are not written: wait for the socket.
 	if err := host.WaitListening(ctx, "udp", 4500); err != nil {
 		b.Fatal(err)
@@ -189,7 +192,7 @@ func BenchmarkIKETunnelThroughput(b *testing.B) {
 			var src netip.Addr
 			switch impl {
 			case "mip6ha":
-				startOurHA(b, ctx, tp.HA1, c, "-log-level", "info")
+				startOurHA(b, ctx, tp.HA1, c, "--log-level", "info")
 				mn := startOurMN(b, tp.MN, haAddr, c, "-log-level", "info")
 				src = mn.homeAddress(ctx)
 				mn.wait(ctx, mnclient.EventChildInstalled, 1, nil)

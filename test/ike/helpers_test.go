@@ -89,17 +89,22 @@ func writeFile(t testing.TB, l *lab.Lab, name string, content []byte) string {
 }
 
 // certFiles writes a certificate, its key and its CA as PEM files and
-// returns the flags that name them.
-func certFiles(t testing.TB, l *lab.Lab, c *interop.Cert) []string {
+// returns the flags that name them: cmd/mnclient's, or with ha our home
+// agent's configuration keys.
+func certFiles(t testing.TB, l *lab.Lab, c *interop.Cert, ha bool) []string {
 	t.Helper()
 	key, err := c.KeyPEM()
 	if err != nil {
 		t.Fatal(err)
 	}
+	flags := []string{"-cert", "-key", "-ca"}
+	if ha {
+		flags = []string{"--ike.certificate", "--ike.private-key", "--ike.ca"}
+	}
 	return []string{
-		"-cert", writeFile(t, l, c.Name+".crt", c.CertPEM()),
-		"-key", writeFile(t, l, c.Name+".key", key),
-		"-ca", writeFile(t, l, c.Name+"-ca.crt", c.CA.CertPEM()),
+		flags[0], writeFile(t, l, c.Name+".crt", c.CertPEM()),
+		flags[1], writeFile(t, l, c.Name+".key", key),
+		flags[2], writeFile(t, l, c.Name+"-ca.crt", c.CA.CertPEM()),
 	}
 }
 
@@ -118,12 +123,15 @@ func startOurHA(t testing.TB, ctx context.Context, host *lab.Host, c creds, extr
 	l := host.Lab()
 	host.Iface("lo").AddAddr(netip.PrefixFrom(innerAddr, 128).String())
 	ha := &ourHA{t: t, host: host, keylog: filepath.Join(l.Dir(), host.Name()+".keys")}
-	args := []string{"run", "-identity", c.haID, "-ipv6-prefix", ourPrefix.String(), "-local-ts", innerNet.String(),
-		"-tun", "ha0", "-keylog", ha.keylog, "-log-format", "json", "-log-level", "debug"}
+	// Each home agent has its own store and admin socket: the defaults
+	// (/var/lib/mip6ha, /run/mip6ha) are shared by every namespace.
+	args := []string{"run", "--identity", c.haID, "--prefix", ourPrefix.String(), "--ike.local-ts", innerNet.String(),
+		"--tun", "ha0", "--ike.keylog-file", ha.keylog, "--log-format", "json", "--log-level", "debug",
+		"--data-dir", filepath.Join(l.Dir(), host.Name()+"-data"), "--admin", filepath.Join(l.Dir(), host.Name()+".sock")}
 	if c.psk != "" {
-		args = append(args, "-psk-file", writeFile(t, l, "ha.psk", []byte(c.mnID+" "+c.psk+"\n")))
+		args = append(args, "--secrets-file", writeFile(t, l, "ha.psk", []byte(c.mnID+" "+c.psk+"\n")))
 	} else {
-		args = append(args, certFiles(t, l, c.ha)...)
+		args = append(args, certFiles(t, l, c.ha, true)...)
 	}
 	args = append(args, extra...)
 	ha.proc = host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/homeagent"), args...)
@@ -206,7 +214,7 @@ func startOurMN(t testing.TB, host *lab.Host, ha netip.Addr, c creds, extra ...s
 	if c.psk != "" {
 		args = append(args, "-psk-file", writeFile(t, l, "mn.psk", []byte(c.psk)))
 	} else {
-		args = append(args, certFiles(t, l, c.mn)...)
+		args = append(args, certFiles(t, l, c.mn, false)...)
 	}
 	args = append(args, extra...)
 	mn.proc = host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)

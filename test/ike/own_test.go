@@ -23,7 +23,7 @@ func TestIKEOwnDualStack(t *testing.T) {
 	inner4 := netip.MustParseAddr("100.64.0.1")
 	tp.HA1.Iface("lo").AddAddr(netip.PrefixFrom(inner4, 32).String())
 	c := pskCreds("dual stack psk")
-	ha := startOurHA(t, ctx, tp.HA1, c, "-ipv4-pool", "10.99.0.0/24", "-local-ts", "100.64.0.0/24")
+	ha := startOurHA(t, ctx, tp.HA1, c, "--ipv4-pool", "10.99.0.0/24", "--ike.local-ts", "100.64.0.0/24")
 	mn := startOurMN(t, tp.MN, tp.HAAddrs[0].V6, c, "-ipv4", "-remote-ts", "::/0,0.0.0.0/0")
 	home := mn.wait(ctx, mnclient.EventHomeAddress, 1, nil)
 	hoa6, err := netip.ParsePrefix(home.Address)
