@@ -306,3 +306,67 @@ func TestTUNBinding(t *testing.T) {
 		}
 	}
 }
+
+// TestBindingRefresh: the node refreshes its binding before it expires
+// (here after a tenth of the lifetime) and when the home agent asks with a
+// Binding Refresh Request (RFC 6275 §11.7.4); both are binding_refreshed.
+func TestBindingRefresh(t *testing.T) {
+	needNetns(t)
+	ha := startFakeHA(t, fakeHAConfig{})
+	events := newEventLog()
+	cfg := ha.clientConfig("mn6@example.net", events)
+	cfg.Lifetime = 8 * time.Second
+	cfg.MobileNode.RefreshFraction = 0.1
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runClient(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	acc := events.wait(t, ctx, EventBindingAccepted, 1)
+	ref := events.wait(t, ctx, EventBindingRefreshed, 1)
+	if ref.Lifetime != 8 || !mip6.SequenceGreater(uint16(ref.Sequence), uint16(acc.Sequence)) || ref.LatencyMS != 0 {
+		t.Errorf("binding_refreshed %+v after %+v", ref, acc)
+	}
+
+	// A Binding Refresh Request is answered at once with a Binding Update.
+	hoa := c.Status().HoA
+	brr, err := ha.mip.RefreshRequest(hoa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := events.count(EventBindingRefreshed)
+	ha.dev.Outgoing <- brr.AppendPacket(nil)
+	events.wait(t, ctx, EventBindingRefreshed, before+1)
+}
+
+// TestDetachWithoutDeregistrationAnswer: a home agent that does not
+// answer the deregistration does not keep a detaching node: after
+// DetachTimeout it deletes the IKE SA anyway, and Run returns.
+func TestDetachWithoutDeregistrationAnswer(t *testing.T) {
+	needNetns(t)
+	ha := startFakeHA(t, fakeHAConfig{})
+	events := newEventLog()
+	cfg := ha.clientConfig("mn7@example.net", events)
+	cfg.DetachTimeout = 200 * time.Millisecond
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runClient(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	events.wait(t, ctx, EventBindingAccepted, 1)
+	ha.mute.Store(1 << 30) // Binding Updates unanswered from now on
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("detach took %v", d)
+	}
+	if events.count(EventDeregistered) != 0 || events.count(EventDetached) != 1 {
+		t.Errorf("events %v", kindsOf(events.all()))
+	}
+}
