@@ -370,3 +370,43 @@ func TestDetachWithoutDeregistrationAnswer(t *testing.T) {
 		t.Errorf("events %v", kindsOf(events.all()))
 	}
 }
+
+// TestHomeAgentSwitchEvent: a Home Agent Switch (RFC 5142) from the
+// node's home agent is reported with the home agents it names, and the
+// binding update list deregisters (no Binding Refresh Advice: at once).
+func TestHomeAgentSwitchEvent(t *testing.T) {
+	needNetns(t)
+	ha := startFakeHA(t, fakeHAConfig{})
+	events := newEventLog()
+	c, err := New(ha.clientConfig("mn8@example.net", events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runClient(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	events.wait(t, ctx, EventBindingAccepted, 1)
+	other := netip.MustParseAddr("2001:db8:1::2")
+	now := time.Now()
+	if err := ha.mip.Switch(now, c.Status().HoA, []netip.Addr{other}, 0); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, e := range ha.mip.Tick(now, nil) {
+		if e.Kind == mip6.EventSendHAS {
+			ha.dev.Outgoing <- e.Send.AppendPacket(nil)
+			sent++
+		}
+	}
+	if sent != 1 {
+		t.Fatalf("home agent sent %d Home Agent Switch messages", sent)
+	}
+	has := events.wait(t, ctx, EventHomeAgentSwitch, 1)
+	if has.From != testHAAddr.String() || len(has.Addresses) != 1 || has.Addresses[0] != other.String() {
+		t.Errorf("home_agent_switch %+v", has)
+	}
+	events.wait(t, ctx, EventDeregistered, 1)
+	if st := c.Status(); st.Bound || !st.Attached {
+		t.Errorf("status after the switch %+v", st)
+	}
+}
