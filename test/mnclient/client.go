@@ -168,7 +168,7 @@ type Client struct {
 	mobility chan []byte
 	cmds     chan func(time.Time)
 	links    chan struct{}
-	drops    struct{ ike uint64 }
+	keylog   io.Closer // the key log file, closed when Run ends
 
 	// Owned by Run's goroutine.
 	cur      *session
@@ -191,6 +191,8 @@ type Status struct {
 	CoA      netip.Addr // our outer address towards the home agent
 	Attached bool       // the IKE SA is established
 	Bound    bool       // the home agent accepted our binding
+	// IKEDrops counts IKE datagrams dropped because Run's queue was full.
+	IKEDrops uint64
 }
 
 // ErrDetached reports that the IKE SA ended without our asking.
@@ -244,6 +246,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if err := c.openDataplane(); err != nil {
+		if c.keylog != nil {
+			c.keylog.Close()
+		}
 		return nil, err
 	}
 	return c, nil
@@ -273,7 +278,7 @@ func (c *Client) configureIKE() error {
 		if err != nil {
 			return fmt.Errorf("mnclient: key log: %w", err)
 		}
-		keylog = f // closed with the process: one per client
+		keylog, c.keylog = f, f
 	}
 	var remoteTS []wire.TrafficSelector
 	for _, p := range c.cfg.RemoteTS {
@@ -461,6 +466,9 @@ func (c *Client) Run(ctx context.Context) error {
 		if c.injector != nil {
 			c.injector.close()
 		}
+		if c.keylog != nil {
+			c.keylog.Close()
+		}
 	}()
 	if c.tun != nil {
 		c.emit(Event{Event: EventTUN, TUN: c.tun.Name()})
@@ -593,7 +601,7 @@ func (c *Client) receiveDatagrams(batch []dataplane.Datagram) {
 		case c.ikeIn <- dg:
 		default:
 			c.mu.Lock()
-			c.drops.ike++
+			c.snap.IKEDrops++
 			c.mu.Unlock()
 		}
 	}
