@@ -107,3 +107,43 @@ func TestBulk(t *testing.T) {
 		t.Errorf("summary text:\n%s", report)
 	}
 }
+
+// BenchmarkBindingUpdate measures one re-registration through both
+// dataplanes, against the in-process home agent: from the Binding Update
+// built and put into the tunnel until the Binding Acknowledgement has been
+// taken out of the tunnel and reported.
+func BenchmarkBindingUpdate(b *testing.B) {
+	needNetns(b)
+	ha := startFakeHA(b, fakeHAConfig{})
+	accepted := make(chan Event, 16)
+	cfg := ha.clientConfig("bench@example.net", nil)
+	cfg.MobileNode.MaxUpdateRate = 1 << 20
+	cfg.Events = func(e Event) {
+		if e.Event == EventBindingAccepted {
+			accepted <- e
+		}
+	}
+	c, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runClient(b, c)
+	ctx, cancel := context.WithTimeout(b.Context(), time.Minute)
+	defer cancel()
+	select {
+	case <-accepted:
+	case <-ctx.Done():
+		b.Fatal("no binding")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.call(ctx, func(now time.Time) error { c.register(now); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-accepted:
+		case <-ctx.Done():
+			b.Fatal("no Binding Acknowledgement")
+		}
+	}
+}
