@@ -410,3 +410,25 @@ func TestHomeAgentSwitchEvent(t *testing.T) {
 		t.Errorf("status after the switch %+v", st)
 	}
 }
+
+// TestCommandAfterRun: commands to a client whose Run has returned fail
+// at once.
+func TestCommandAfterRun(t *testing.T) {
+	needNetns(t)
+	ha := startFakeHA(t, fakeHAConfig{})
+	events := newEventLog()
+	c, err := New(ha.clientConfig("mn9@example.net", events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runClient(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	events.wait(t, ctx, EventChildInstalled, 1)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckLiveness(ctx); !errors.Is(err, ErrStopped) {
+		t.Errorf("CheckLiveness after Run: %v, want ErrStopped", err)
+	}
+}

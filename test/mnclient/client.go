@@ -168,7 +168,8 @@ type Client struct {
 	mobility chan []byte
 	cmds     chan func(time.Time)
 	links    chan struct{}
-	keylog   io.Closer // the key log file, closed when Run ends
+	stopped  chan struct{} // closed when Run returns
+	keylog   io.Closer     // the key log file, closed when Run ends
 
 	// Owned by Run's goroutine.
 	cur      *session
@@ -197,6 +198,9 @@ type Status struct {
 
 // ErrDetached reports that the IKE SA ended without our asking.
 var ErrDetached = errors.New("mnclient: detached")
+
+// ErrStopped reports a command given to a client whose Run has returned.
+var ErrStopped = errors.New("mnclient: client stopped")
 
 // New checks cfg and creates the TUN device (unless InMemory) and the
 // dataplane (binding the sockets). Run attaches.
@@ -229,6 +233,7 @@ func New(cfg Config) (*Client, error) {
 		mobility: make(chan []byte, 64),
 		cmds:     make(chan func(time.Time), 16),
 		links:    make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
 		routes:   map[netip.Prefix]int{},
 		bul:      mip6.NewBindingUpdateList(cfg.MobileNode),
 	}
@@ -457,6 +462,7 @@ func (c *Client) Run(ctx context.Context) error {
 	c.timer = time.NewTimer(time.Hour)
 	c.timer.Stop()
 	defer func() {
+		close(c.stopped)
 		c.timer.Stop()
 		stopDataplane()
 		<-dpDone
@@ -526,12 +532,21 @@ func (c *Client) call(ctx context.Context, f func(now time.Time) error) error {
 	case c.cmds <- func(now time.Time) { res <- f(now) }:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-c.stopped:
+		return ErrStopped
 	}
 	select {
 	case err := <-res:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-c.stopped:
+		select {
+		case err := <-res:
+			return err
+		default:
+			return ErrStopped
+		}
 	}
 }
 
