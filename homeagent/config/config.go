@@ -343,6 +343,13 @@ type Cluster struct {
 	// after a crash, others may take its leases over this long after its
 	// last heartbeat. At least 2s.
 	MembershipTTL time.Duration `mapstructure:"membership_ttl"`
+	// Key shared by every member that authenticates handover tickets
+	// (HMAC-SHA-256): a member moving a node gives it a ticket, the member
+	// taking the node over checks it (docs/cluster.md). At least 16
+	// octets, written as text, "0x" and hexadecimal octets, or text in
+	// double quotes; better given as MIP6HA_CLUSTER_TICKET_KEY than in a
+	// file. Empty: no tickets; moves rely on the lease record alone.
+	TicketKey string `mapstructure:"ticket_key" secret:"true"`
 }
 
 // SitePrefix maps the client addresses in Prefix to Site (cluster.sites).

@@ -37,6 +37,19 @@ func (c *Config) DrainLimiter() (*policy.Limiter, error) {
 	return policy.NewLimiter(rateInterval(c.Cluster.DrainRate), 1)
 }
 
+// TicketKey returns cluster.ticket_key decoded (ParseSecret), or nil when
+// none is set: the key that authenticates handover tickets.
+func (c *Config) TicketKey() []byte {
+	if c.Cluster.TicketKey == "" {
+		return nil
+	}
+	k, err := ParseSecret(c.Cluster.TicketKey)
+	if err != nil || len(k) < MinTicketKey {
+		return nil
+	}
+	return k
+}
+
 // rateInterval turns a rate per second into the mean time between events.
 func rateInterval(perSecond float64) time.Duration {
 	if !(perSecond > 0) {

@@ -75,6 +75,7 @@ var keyDocs = map[string]string{
 	"cluster.move_burst":           "Moves that may start back to back after a quiet period: at least 1.",
 	"cluster.drain_rate":           "Moves per second while draining (homeagent ctl drain), one at a time. Positive, at most 1000000.",
 	"cluster.membership_ttl":       "Lifetime of this member's record in the store without a heartbeat: after a crash, others may take its leases over this long after its last heartbeat. At least 2s.",
+	"cluster.ticket_key":           "Key shared by every member that authenticates handover tickets (HMAC-SHA-256): a member moving a node gives it a ticket, the member taking the node over checks it (docs/cluster.md). At least 16 octets, written as text, \"0x\" and hexadecimal octets, or text in double quotes; better given as MIP6HA_CLUSTER_TICKET_KEY than in a file. Empty: no tickets; moves rely on the lease record alone.",
 	"admin.listen":                 "Where the admin API listens: a unix socket path (created with mode 0600, parent directory created with mode 0750), or host:port on a loopback address (the API has no authentication of its own). Empty: no admin API.",
 	"telemetry.service_name":       "OpenTelemetry service.name of this daemon's traces and metrics.",
 	"telemetry.otlp_endpoint":      "Where spans are exported over OTLP: host:port, or an http(s) URL (the OTLP/HTTP base: spans go to its path + /v1/traces). Empty: tracing off.",

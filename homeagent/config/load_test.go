@@ -462,12 +462,13 @@ func TestEffectiveRedactsSecrets(t *testing.T) {
 	cfg := exampleConfig(t)
 	cfg.Store.Etcd.Username = "ha"
 	cfg.Store.Etcd.Password = "etcd-password"
+	cfg.Cluster.TicketKey = "ticket-key-of-the-cluster"
 	for _, f := range []Format{FormatYAML, FormatJSON} {
 		out, err := cfg.Effective(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{"mn1-secret", "etcd-password", "0x0102"} {
+		for _, secret := range []string{"mn1-secret", "etcd-password", "0x0102", "ticket-key-of-the-cluster"} {
 			if strings.Contains(string(out), secret) {
 				t.Errorf("%s output shows the secret %q:\n%s", f, secret, out)
 			}
@@ -479,7 +480,7 @@ func TestEffectiveRedactsSecrets(t *testing.T) {
 			t.Errorf("%s output misses keys:\n%s", f, out)
 		}
 	}
-	if cfg.IKE.PSKs[0].Secret != "mn1-secret" || cfg.Store.Etcd.Password != "etcd-password" {
+	if cfg.IKE.PSKs[0].Secret != "mn1-secret" || cfg.Store.Etcd.Password != "etcd-password" || cfg.Cluster.TicketKey != "ticket-key-of-the-cluster" {
 		t.Error("Effective changed the Config")
 	}
 	if _, err := cfg.Effective("toml"); err == nil {

@@ -35,6 +35,9 @@ func (c *Config) Redacted() *Config {
 	if r.Store.Etcd.Password != "" {
 		r.Store.Etcd.Password = Redaction
 	}
+	if r.Cluster.TicketKey != "" {
+		r.Cluster.TicketKey = Redaction
+	}
 	for i := range r.IKE.PSKs {
 		if r.IKE.PSKs[i].Secret != "" {
 			r.IKE.PSKs[i].Secret = Redaction

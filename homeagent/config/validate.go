@@ -36,6 +36,10 @@ const (
 	minMembershipTTL = 2 * time.Second
 )
 
+// MinTicketKey is the length, in octets, of the shortest cluster.ticket_key:
+// a handover ticket's MAC key (HMAC-SHA-256) needs at least 128 bits.
+const MinTicketKey = 16
+
 // Validate checks every key and returns all the problems found, joined
 // (errors.Join), each a *KeyError naming its key. It reads no file: Load
 // also checks the files the configuration names (see CheckFiles).
@@ -458,6 +462,14 @@ func (c *Config) validateCluster(p *problems) {
 	rate(p, "cluster.drain_rate", cl.DrainRate)
 	if cl.MembershipTTL < minMembershipTTL {
 		p.add("cluster.membership_ttl", formatDuration(cl.MembershipTTL), "is shorter than %s", formatDuration(minMembershipTTL))
+	}
+	if cl.TicketKey != "" {
+		// The value is a secret: the problem is named, never the value.
+		if k, err := ParseSecret(cl.TicketKey); err != nil {
+			p.add("cluster.ticket_key", "", "%v", err)
+		} else if len(k) < MinTicketKey {
+			p.add("cluster.ticket_key", "", "has %d octets, fewer than %d", len(k), MinTicketKey)
+		}
 	}
 	if p.has("cluster") {
 		return

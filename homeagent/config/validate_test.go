@@ -141,6 +141,8 @@ var invalid = []struct {
 	{"cluster.move_burst", func(c *Config) { c.Cluster.MoveBurst = 0 }, "positive"},
 	{"cluster.drain_rate", func(c *Config) { c.Cluster.DrainRate = -1 }, "(0, 1000000]"},
 	{"cluster.membership_ttl", func(c *Config) { c.Cluster.MembershipTTL = time.Second }, "shorter than 2s"},
+	{"cluster.ticket_key", func(c *Config) { c.Cluster.TicketKey = "0x00112233" }, "4 octets, fewer than 16"},
+	{"cluster.ticket_key", func(c *Config) { c.Cluster.TicketKey = "0xzz" }, "hexadecimal"},
 	{"admin.listen", func(c *Config) { c.Admin.Listen = "0.0.0.0:8086" }, "loopback"},
 	{"admin.listen", func(c *Config) { c.Admin.Listen = "admin.sock" }, "unix socket path nor host:port"},
 	{"telemetry.service_name", func(c *Config) { c.Telemetry.ServiceName = "" }, "required"},
@@ -287,5 +289,25 @@ func TestConverters(t *testing.T) {
 	}
 	if l, err := c.DrainLimiter(); err != nil || !l.Allow(time.Now()) {
 		t.Errorf("DrainLimiter: %v", err)
+	}
+}
+
+// TestTicketKey: cluster.ticket_key is decoded as a pre-shared key is
+// (text, "0x" hex, quoted text); none set gives no key.
+func TestTicketKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"0x000102030405060708090a0b0c0d0e0f", "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"},
+		{`"  sixteen octets "`, "  sixteen octets "},
+		{"a-long-enough-cluster-key", "a-long-enough-cluster-key"},
+	} {
+		c := testDefault(t)
+		c.Cluster.TicketKey = tc.in
+		if err := c.Validate(); err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+		}
+		if got := string(c.TicketKey()); got != tc.want {
+			t.Errorf("TicketKey of %q = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
