@@ -193,6 +193,19 @@ func (c *Client) followCareOfAddress(now time.Time, force bool) error {
 	return s.sa.CheckLiveness(now)
 }
 
+// resendAfterMove sends the Binding Update of a move again once the home
+// agent's IKE SA has followed us (its answer reached our new address): a
+// home agent that moves its ESP endpoint on IKE messages only sent the
+// first BA to our old address. It waits for no retransmission timer.
+func (c *Client) resendAfterMove(now time.Time) {
+	if !c.bind.registered || c.bind.accepted || c.detach.asked {
+		return
+	}
+	if e, ok := c.bul.Entry(c.bind.hoa, c.haAddr); ok && e.Outstanding && !e.Registration.CoA.IsUnspecified() {
+		c.register(now)
+	}
+}
+
 func addrString(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""

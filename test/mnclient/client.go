@@ -126,7 +126,7 @@ type Config struct {
 	MobileNode mip6.MobileNodeConfig
 	// FollowLinks watches the node's addresses and routes through netlink
 	// and moves to a new care-of address when the source address towards
-	// the home agent changes (not with InMemory).
+	// the home agent changes.
 	FollowLinks bool
 	// DetachTimeout bounds the deregistration and the IKE Delete when Run's
 	// context ends (0: 3 s).
@@ -479,7 +479,7 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.tun != nil {
 		c.emit(Event{Event: EventTUN, TUN: c.tun.Name()})
 	}
-	if c.cfg.FollowLinks && !c.cfg.InMemory {
+	if c.cfg.FollowLinks {
 		stopWatch, err := watchLinks(c.links, c.log)
 		if err != nil {
 			c.emit(Event{Event: EventError, Error: err.Error()})

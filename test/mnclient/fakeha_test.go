@@ -46,12 +46,22 @@ type fakeHA struct {
 
 type fakeHAConfig struct {
 	homePrefixes []netip.Prefix // default: the pool's prefix
+	// addr is the home agent's address (default testHAAddr); inNetns, if
+	// set, runs the creation of its sockets in another network namespace.
+	addr    netip.Addr
+	inNetns func(func() error) error
 }
 
 func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 	t.Helper()
 	if cfg.homePrefixes == nil {
 		cfg.homePrefixes = []netip.Prefix{testHomePrefix}
+	}
+	if !cfg.addr.IsValid() {
+		cfg.addr = testHAAddr
+	}
+	if cfg.inNetns == nil {
+		cfg.inNetns = func(f func() error) error { return f() }
 	}
 	h := &fakeHA{t: t, dev: tuntest.New(1024), assigned: map[netip.Addr]string{},
 		data: make(chan []byte, 1024), quit: make(chan struct{}), done: make(chan struct{})}
@@ -65,21 +75,24 @@ func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 		t.Fatal(err)
 	}
 	rc := homeagent.DefaultConfig()
-	rc.Listen = []string{testHAAddr.String()}
+	rc.Listen = []string{cfg.addr.String()}
 	rc.IKEPort, rc.NATTPort = 0, 0
 	rc.Identity = "ha.example.net"
 	rc.Shards = 1
-	h.rt, err = homeagent.New(rc, homeagent.Options{
-		Device:    h.dev,
-		Addresses: &testPool{byID: map[string]netip.Addr{}},
-		PSKs:      []homeagent.PSK{{Identity: "*", Secret: []byte(testPSK)}},
-		Observer:  h.observe,
+	err = cfg.inNetns(func() (err error) {
+		h.rt, err = homeagent.New(rc, homeagent.Options{
+			Device:    h.dev,
+			Addresses: &testPool{byID: map[string]netip.Addr{}},
+			PSKs:      []homeagent.PSK{{Identity: "*", Secret: []byte(testPSK)}},
+			Observer:  h.observe,
+		})
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ikePort, nattPort := h.rt.Ports()
-	h.ike, h.natt = netip.AddrPortFrom(testHAAddr, ikePort), nattPort
+	h.ike, h.natt = netip.AddrPortFrom(cfg.addr, ikePort), nattPort
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- h.rt.Run(ctx) }()

@@ -113,6 +113,10 @@ func (c *Client) onIKEEvent(now time.Time, s *session, e ike.Event) {
 		if s == c.cur {
 			c.startBinding(now)
 		}
+	case ike.PeerMoved:
+		if s == c.cur {
+			c.resendAfterMove(now)
+		}
 	case ike.IKEDown:
 		if s == c.cur && !c.detach.asked {
 			c.result = fmt.Errorf("%w: %v: %v", ErrDetached, x.Reason, x.Err)
