@@ -290,7 +290,10 @@ func TestTUNBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ha.dev.Outgoing <- ipv6Packet(testCN, hoa, 58, echo)
+	request := ipv6Packet(testCN, hoa, 58, echo)
+	ha.dev.Outgoing <- request
+	again := time.NewTicker(200 * time.Millisecond) // like ping: a lost request is sent again
+	defer again.Stop()
 	for {
 		select {
 		case p := <-ha.data:
@@ -301,8 +304,11 @@ func TestTUNBinding(t *testing.T) {
 				}
 				return
 			}
+		case <-again.C:
+			ha.dev.Outgoing <- request
 		case <-ctx.Done():
-			t.Fatalf("no echo reply through the tunnel; events %v", kindsOf(events.all()))
+			t.Fatalf("no echo reply through the tunnel; events %v; node's dataplane %+v; home agent's %+v",
+				kindsOf(events.all()), c.dp.Stats(), ha.rt.Stats().Dataplane)
 		}
 	}
 }
