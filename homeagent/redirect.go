@@ -25,6 +25,9 @@ type RedirectOptions struct {
 	// IKE_SA_INIT and IKE_AUTH; nil: nobody is redirected for placement
 	// (anycast requests still are).
 	View ClusterView
+	// Redirector, if set, takes the decisions instead of the placement
+	// policy on View (a program with rules of its own, a test).
+	Redirector ike.Redirector
 	// Leases tells where an identity's lease lives, for the decision at
 	// IKE_AUTH; nil: no identity has one.
 	Leases LeaseLocator
@@ -261,7 +264,7 @@ func ParseGateway(s string) (wire.GatewayIdentity, error) {
 // consulted by its shards, the anycast addresses, the ticket key and the
 // counts of established-SA redirects.
 type redirectRuntime struct {
-	redirector *Redirector // nil: no placement view
+	redirector ike.Redirector // nil: no placement view
 	anycast    map[netip.Addr]netip.Addr
 	grace      time.Duration
 	tickets    *ticketKey // nil: no tickets
@@ -289,9 +292,12 @@ func (rt *Runtime) setupRedirect(o *RedirectOptions) error {
 		rt.log.Info("answering on anycast addresses: redirect-capable clients are sent to a unicast address",
 			"anycast", fmt.Sprint(rr.anycast))
 	}
-	if o.View != nil {
-		rr.redirector = NewRedirector(o.View, o.Leases, rt.log)
-		rr.counts = rr.redirector.counts
+	switch {
+	case o.Redirector != nil:
+		rr.redirector = o.Redirector
+	case o.View != nil:
+		r := NewRedirector(o.View, o.Leases, rt.log)
+		rr.redirector, rr.counts = r, r.counts
 	}
 	if o.TicketKey != nil {
 		k, err := newTicketKey(o.TicketKey)

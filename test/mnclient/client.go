@@ -131,6 +131,8 @@ type Config struct {
 	// DetachTimeout bounds the deregistration and the IKE Delete when Run's
 	// context ends (0: 3 s).
 	DetachTimeout time.Duration
+	// Redirect says how RFC 5685 redirects are announced and followed.
+	Redirect RedirectConfig
 
 	// Logger receives the client's log lines (default: discard).
 	Logger *slog.Logger
@@ -180,6 +182,7 @@ type Client struct {
 	out      []dataplane.Datagram
 	timer    *time.Timer
 	detach   detachState
+	redir    redirectState
 	result   error
 
 	mu   sync.Mutex // guards what the getters read
@@ -248,6 +251,9 @@ func New(cfg Config) (*Client, error) {
 		c.cfg.NoBinding = true
 	}
 	if err := c.configureIKE(); err != nil {
+		return nil, err
+	}
+	if err := c.configureRedirect(); err != nil {
 		return nil, err
 	}
 	if err := c.openDataplane(); err != nil {

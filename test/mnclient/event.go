@@ -84,6 +84,12 @@ type Event struct {
 	From          string   `json:"from,omitempty"`
 	Addresses     []string `json:"addresses,omitempty"`
 
+	// Redirects (EventRedirected): the exchange, the new gateway's
+	// endpoint and the identity the REDIRECT named.
+	Stage  string `json:"stage,omitempty"`
+	To     string `json:"to,omitempty"`
+	Target string `json:"target,omitempty"`
+
 	TUN    string `json:"tun,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`

@@ -34,7 +34,8 @@ type router struct {
 	mu     sync.Mutex
 	addrs  map[netip.Addr]bool
 	routes map[netip.Prefix]bool
-	bypass *netlink.Route // the host route to the home agent
+	bypass *netlink.Route   // the host route to the home agent
+	left   []*netlink.Route // host routes of gateways we were redirected away from
 }
 
 // AddRoute implements homeagent.Router.
@@ -196,6 +197,7 @@ func (r *router) clear() {
 		}
 		r.bypass = nil
 	}
+	r.clearLeft()
 }
 
 // halves splits a default route into its two halves.

@@ -90,6 +90,7 @@ func (c *Client) drive(s *session, now time.Time) {
 
 // onIKEEvent reacts to an event of a session's IKE SA and reports it.
 func (c *Client) onIKEEvent(now time.Time, s *session, e ike.Event) {
+	c.onRedirectEvent(now, s, e)
 	switch x := e.(type) {
 	case ike.IKEUp:
 		if s == c.cur {
@@ -118,7 +119,7 @@ func (c *Client) onIKEEvent(now time.Time, s *session, e ike.Event) {
 			c.resendAfterMove(now)
 		}
 	case ike.IKEDown:
-		if s == c.cur && !c.detach.asked {
+		if s == c.cur && !c.detach.asked && c.result == nil {
 			c.result = fmt.Errorf("%w: %v: %v", ErrDetached, x.Reason, x.Err)
 		}
 	}
