@@ -37,7 +37,8 @@ type PlutoOptions struct {
 	// Debug lists plutodebug= classes ("base", "tmi", "crypt").
 	Debug []string
 	// Setup holds more config setup settings ("ddos-mode": "busy"); they
-	// override the harness's defaults (dnssec-enable=no, audit-log=no).
+	// override the harness's defaults (dnssec-enable=no, audit-log=no); an
+	// empty value leaves the key unset.
 	Setup map[string]string
 	// Conns are the connections, loaded at start-up (auto=add unless a
 	// connection says otherwise).
@@ -122,7 +123,12 @@ var (
 func (o PlutoOptions) Render() (conf, secrets string, err error) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	// kv writes one setting; an empty value leaves the key unset (pluto's
+	// default), in config setup as in a connection.
 	kv := func(key, value string) error {
+		if value == "" {
+			return nil
+		}
 		v, err := plutoValue(value)
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
@@ -266,9 +272,6 @@ func (c PlutoConn) render(o PlutoOptions, kv func(key, value string) error) erro
 		settings = append(settings, setting{k, c.Extra[k]})
 	}
 	for _, s := range settings {
-		if s.value == "" {
-			continue
-		}
 		if err := kv(s.key, s.value); err != nil {
 			return err
 		}

@@ -312,6 +312,8 @@ func FuzzPlutoOptionsRender(f *testing.F) {
 	f.Add("x", "", "%any", "", "", "", "\x00\n")
 	// Found by fuzzing: a form feed went out unquoted.
 	f.Add("0", "0", "0", "\f", "a", "0", "0")
+	// Found by fuzzing: an empty config setup value went out as "a=".
+	f.Add("0", "0", "0", "", "a", "", "0")
 	f.Fuzz(func(t *testing.T, name, localID, remoteID, redirectTo, key, value, secret string) {
 		o := PlutoOptions{
 			Listen:           netip.MustParseAddr("2001:db8:1::1"),
