@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 )
 
 // The admin API (package homeagent/admin) is served from the Service: it
-// implements admin.Backend. A single home agent moves no node: Move and
-// Drain answer admin.ErrNotSupported until the cluster's handover exists.
+// implements admin.Backend. Move, Drain, DrainStatus and CancelDrain are
+// the cluster's (move.go, drain.go); a single home agent, with no other
+// member in its view, answers them with admin.ErrNotSupported.
 
 var _ admin.Backend = (*Service)(nil)
 
@@ -26,6 +28,7 @@ func (s *Service) Status(ctx context.Context) (admin.Status, error) {
 	started := s.started
 	s.mu.Unlock()
 	ikeSAs, childSAs := s.peers.counts()
+	self := s.cluster.selfMember()
 	st := admin.Status{
 		Member:    s.cfg.Cluster.MemberID,
 		Site:      s.cfg.Cluster.Site,
@@ -33,7 +36,8 @@ func (s *Service) Status(ctx context.Context) (admin.Status, error) {
 		StartedAt: started,
 		Store:     s.cfg.Store.Backend,
 		Dataplane: "user-space",
-		Healthy:   true,
+		Healthy:   self.Healthy,
+		Draining:  self.Draining,
 		IKESAs:    ikeSAs,
 		HalfOpen:  s.rt.Stats().HalfOpen,
 		ChildSAs:  childSAs,
@@ -147,43 +151,39 @@ func (s *Service) Members(ctx context.Context) ([]admin.Member, error) {
 func (s *Service) Config(context.Context) (*config.Config, error) { return s.cfg, nil }
 
 // Explain implements admin.Backend: the placement policy's decision for a
-// client, on the view of the live members of the store.
+// client on the live view of the cluster. Without an identity it is the
+// decision at IKE_SA_INIT; with one, the re-evaluation of its binding when
+// the node is served here, else the decision at IKE_AUTH, where its lease
+// counts.
 func (s *Service) Explain(ctx context.Context, r admin.ExplainRequest) (admin.Explain, error) {
 	if err := r.Validate(); err != nil {
 		return admin.Explain{}, fmt.Errorf("%w: %w", admin.ErrInvalid, err)
 	}
-	ms, err := s.store.MemberList(ctx)
-	if err != nil {
+	p := s.cluster.policy()
+	out := admin.Explain{Request: r}
+	if r.Identity == "" {
+		out.Decision = p.Explain(policy.AtInit{Remote: r.Locator.Unmap(), Anycast: r.Anycast, RedirectedFrom: r.RedirectedFrom})
+		return out, nil
+	}
+	l, err := s.identityLease(ctx, r.Identity)
+	switch {
+	case err == nil:
+		lease := admin.LeaseOf(l)
+		out.Lease = &lease
+	case !errors.Is(err, store.ErrNotFound):
 		return admin.Explain{}, err
 	}
-	members := make([]policy.Member, 0, len(ms))
-	for _, m := range ms {
-		members = append(members, config.PolicyMember(m))
+	if n, err := s.findNode(r.Identity, netip.Addr{}); err == nil && n.bound {
+		b := s.policyBinding(n)
+		b.Remote = r.Locator.Unmap()
+		out.Decision = p.Explain(policy.Reevaluate{Binding: b, Now: time.Now()})
+		return out, nil
 	}
-	p, err := policy.New(s.cfg.PolicyConfig(), s.cfg.View(members))
-	if err != nil {
-		return admin.Explain{}, fmt.Errorf("%w: placement policy: %w", admin.ErrUnavailable, err)
+	auth := policy.AtAuth{Remote: r.Locator.Unmap(), RedirectedFrom: r.RedirectedFrom, Identity: r.Identity}
+	if out.Lease != nil && l.Served() {
+		auth.LeaseOwner, auth.LeaseMoving = l.Owner, l.MovingTo
 	}
-	out := admin.Explain{Request: r}
-	var req policy.Request
-	if r.Identity == "" {
-		req = policy.AtInit{Remote: r.Locator, Anycast: r.Anycast, RedirectedFrom: r.RedirectedFrom}
-	} else {
-		auth := policy.AtAuth{Remote: r.Locator, RedirectedFrom: r.RedirectedFrom, Identity: r.Identity}
-		l, err := s.identityLease(ctx, r.Identity)
-		switch {
-		case err == nil:
-			lease := admin.LeaseOf(l)
-			out.Lease = &lease
-			if l.Served() {
-				auth.LeaseOwner, auth.LeaseMoving = l.Owner, l.MovingTo
-			}
-		case !errors.Is(err, store.ErrNotFound):
-			return admin.Explain{}, err
-		}
-		req = auth
-	}
-	out.Decision = p.Explain(req)
+	out.Decision = p.Explain(auth)
 	return out, nil
 }
 
@@ -210,28 +210,67 @@ func (s *Service) identityLease(ctx context.Context, identity string) (store.Lea
 	return store.Lease{}, last
 }
 
-// errSingle is the answer to moves and drains of a single home agent.
-var errSingle = fmt.Errorf("%w: no other home agent to move nodes to (store.backend %s)", admin.ErrNotSupported, config.BackendEmbedded)
-
-// Move implements admin.Backend.
+// Move implements admin.Backend: it moves one node to the member named
+// (or, with To empty or "best", to the member the placement policy ranks
+// first for it among the others), make-before-break, at the move rate
+// (cluster.move_rate), and returns once the node has been told.
 func (s *Service) Move(ctx context.Context, r admin.MoveRequest) (admin.Move, error) {
 	if err := r.Validate(); err != nil {
 		return admin.Move{}, fmt.Errorf("%w: %w", admin.ErrInvalid, err)
 	}
-	return admin.Move{}, errSingle
+	if s.cluster.others() == 0 {
+		return admin.Move{}, errNoOther
+	}
+	n, err := s.findNode(r.Identity, r.HoA)
+	if err != nil {
+		return admin.Move{}, err
+	}
+	t, reason, err := s.moveTarget(n, r.To)
+	if err != nil {
+		return admin.Move{}, err
+	}
+	if err := s.mover.wait(ctx); err != nil {
+		return admin.Move{}, err
+	}
+	return s.mover.start(ctx, n, t, reason, nil)
 }
 
-// Drain implements admin.Backend.
-func (s *Service) Drain(context.Context) (admin.DrainStatus, error) {
-	return admin.DrainStatus{}, errSingle
-}
+// MoveToBest is the MoveRequest.To that lets the placement policy choose,
+// as an empty To does.
+const MoveToBest = "best"
 
-// DrainStatus implements admin.Backend: no drain was ever started.
-func (s *Service) DrainStatus(context.Context) (admin.DrainStatus, error) {
-	return admin.DrainStatus{State: admin.DrainIdle, Rate: s.cfg.Cluster.DrainRate}, nil
-}
-
-// CancelDrain implements admin.Backend: there is nothing to cancel.
-func (s *Service) CancelDrain(ctx context.Context) (admin.DrainStatus, error) {
-	return s.DrainStatus(ctx)
+// moveTarget is where an operator's move sends n: the member named, which
+// must be live, healthy, not draining and not full, or the policy's choice
+// among the other members.
+func (s *Service) moveTarget(n servedNode, to string) (target, string, error) {
+	b := s.policyBinding(n)
+	if to == "" || to == MoveToBest {
+		plan := s.cluster.policy().PlanDrain([]policy.Binding{b})
+		if len(plan.Moves) == 0 {
+			return target{}, "", fmt.Errorf("%w: no other member can take %s (full, unhealthy, draining or unreachable)",
+				admin.ErrConflict, n.identity())
+		}
+		d := plan.Moves[0].Decision
+		m, _ := s.cluster.member(d.Target)
+		return moveTargetOf(d, m), moveReasonCommand, nil
+	}
+	if to == s.cfg.Cluster.MemberID {
+		return target{}, "", fmt.Errorf("%w: %s is served here already", admin.ErrInvalid, n.identity())
+	}
+	m, ok := s.cluster.member(to)
+	switch {
+	case !ok:
+		return target{}, "", fmt.Errorf("%w: no live member %q", admin.ErrNotFound, to)
+	case !m.Healthy:
+		return target{}, "", fmt.Errorf("%w: member %s is not healthy", admin.ErrConflict, to)
+	case m.Draining:
+		return target{}, "", fmt.Errorf("%w: member %s is draining", admin.ErrConflict, to)
+	case m.Load >= m.Capacity:
+		return target{}, "", fmt.Errorf("%w: member %s is full (%d of %d)", admin.ErrConflict, to, m.Load, m.Capacity)
+	}
+	t, ok := memberTarget(m, b.Remote, b.PortCapable, s.cfg.Cluster.CrossFamily)
+	if !ok {
+		return target{}, "", fmt.Errorf("%w: member %s has no address %s can reach", admin.ErrConflict, to, n.identity())
+	}
+	return t, moveReasonCommand, nil
 }

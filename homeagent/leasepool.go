@@ -2,6 +2,7 @@ package homeagent
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/storetrace"
 	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
 )
@@ -79,6 +81,11 @@ type LeasePoolConfig struct {
 	// Logger receives a line per lease acquired and released; nil:
 	// discard.
 	Logger *slog.Logger
+	// Arrived, if set, is called after the pool took a lease over from
+	// another member: a Transfer of a lease that was moving here, or a
+	// Takeover from a member whose membership lapsed. prev is the record
+	// before, l after. It runs on the IKE_AUTH's shard: it must not block.
+	Arrived func(ctx context.Context, prev, l store.Lease)
 }
 
 // Defaults of LeasePoolConfig.
@@ -108,10 +115,12 @@ type LeasePool struct {
 	held map[netip.Addr]*holding
 }
 
-// holding counts the IKE SAs that hold one leased address.
+// holding counts the IKE SAs that hold one leased address, and the
+// revision of the lease when this member last acquired it.
 type holding struct {
 	identity string
 	count    int
+	rev      store.Revision
 }
 
 // NewLeasePool returns a pool over cfg.Store.
@@ -172,7 +181,7 @@ func (p *LeasePool) Assign(ctx context.Context, req ike.AddressRequest) (ike.Ass
 	if req.IPv6 {
 		if p.v6 == (store.Pool{}) {
 			errs = append(errs, errors.New("no IPv6 home prefix configured"))
-		} else if l, err := p.acquire(ctx, identity, p.v6, req.SuggestedIPv6.Addr(), attrs); err != nil {
+		} else if l, err := p.acquire(ctx, identity, p.v6, req.SuggestedIPv6.Addr(), attrs, req.Ticket); err != nil {
 			errs = append(errs, err)
 		} else {
 			a.IPv6 = netip.PrefixFrom(l.HoA, p.cfg.Prefix.Bits())
@@ -181,7 +190,7 @@ func (p *LeasePool) Assign(ctx context.Context, req ike.AddressRequest) (ike.Ass
 	if req.IPv4 {
 		if p.v4 == (store.Pool{}) {
 			errs = append(errs, errors.New("no IPv4 pool configured"))
-		} else if l, err := p.acquire(ctx, identity, p.v4, req.SuggestedIPv4, attrs); err != nil {
+		} else if l, err := p.acquire(ctx, identity, p.v4, req.SuggestedIPv4, attrs, req.Ticket); err != nil {
 			errs = append(errs, err)
 		} else {
 			a.IPv4 = l.HoA
@@ -209,8 +218,10 @@ func (p *LeasePool) Assign(ctx context.Context, req ike.AddressRequest) (ike.Ass
 
 // acquire takes the lease of identity in pool: the store's Acquire, then,
 // for a lease another member holds, a Transfer when the lease is moving
-// here or a Takeover when its owner is no longer a member.
-func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Pool, suggested netip.Addr, attrs store.Attributes) (l store.Lease, err error) {
+// here (a make-before-break move, docs/cluster.md) or a Takeover when its
+// owner is no longer a member. ticket is the handover ticket the node
+// presented, nil for none.
+func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Pool, suggested netip.Addr, attrs store.Attributes, ticket []byte) (l store.Lease, err error) {
 	ctx, span := p.tracer.Start(ctx, telemetry.LeaseAcquire.SpanName(), trace.WithAttributes(
 		telemetry.KeyLeaseOperation.String(string(telemetry.LeaseAcquire)), telemetry.KeyIdentity.String(identity),
 		telemetry.KeyMember.String(p.cfg.Owner)))
@@ -226,9 +237,16 @@ func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Poo
 	if errors.Is(err, store.ErrOwnedElsewhere) && errors.As(err, &le) {
 		cur := le.Lease
 		if cur.State == store.StateMoving && cur.MovingTo == p.cfg.Owner {
-			l, err = p.cfg.Store.Transfer(ctx, cur.HoA, cur.Revision, p.cfg.Owner)
+			l, err = p.transfer(ctx, cur, ticket)
 		} else {
 			l, err = p.cfg.Store.Takeover(ctx, cur.HoA, cur.Revision, p.cfg.Owner)
+			if err == nil {
+				p.log.Info("lease taken over from a member that is gone", "hoa", l.HoA.String(), "identity", identity,
+					"from", cur.Owner, "revision", int64(l.Revision))
+			}
+		}
+		if err == nil && p.cfg.Arrived != nil {
+			p.cfg.Arrived(ctx, cur, l)
 		}
 	}
 	if err != nil {
@@ -241,9 +259,50 @@ func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Poo
 		p.held[l.HoA] = h
 	}
 	h.count++
+	h.rev = l.Revision
 	p.mu.Unlock()
 	p.log.Info("lease acquired", "hoa", l.HoA.String(), "identity", identity, "revision", int64(l.Revision))
 	return l, nil
+}
+
+// transfer takes over cur, a lease that is moving here (store.Transfer,
+// a compare-and-swap on the revision read). The node may present the
+// handover ticket of the move: when it does and the lease records the
+// ticket's hash, they must match (a ticket of another move is refused);
+// without a ticket, the authenticated identity (Acquire found the lease by
+// it) and the lease moving here suffice, so stock IKEv2 clients can be
+// moved too. The transfer's span joins the move's trace, whose context
+// the lease records (storetrace.ContextWithMove), and links to the
+// IKE_AUTH exchange that caused it.
+func (p *LeasePool) transfer(ctx context.Context, cur store.Lease, ticket []byte) (l store.Lease, err error) {
+	if len(ticket) > 0 && len(cur.TicketHash) > 0 && !hmac.Equal(ticketHash(ticket), cur.TicketHash) {
+		return store.Lease{}, fmt.Errorf("%w: the ticket presented is not the one of the move of %v to %s",
+			ErrTicket, cur.HoA, p.cfg.Owner)
+	}
+	mctx := storetrace.ContextWithMove(ctx, cur)
+	mctx, span := p.tracer.Start(mctx, telemetry.LeaseTransfer.SpanName(), trace.WithLinks(trace.LinkFromContext(ctx)),
+		trace.WithAttributes(telemetry.KeyLeaseOperation.String(string(telemetry.LeaseTransfer)),
+			telemetry.KeyHoA.String(cur.HoA.String()), telemetry.KeyIdentity.String(cur.Identity),
+			telemetry.KeyMember.String(cur.Owner), telemetry.KeyLeaseRevision.Int64(int64(cur.Revision))))
+	defer func() { p.finish(mctx, span, telemetry.LeaseTransfer, l, err) }()
+	l, err = p.cfg.Store.Transfer(mctx, cur.HoA, cur.Revision, p.cfg.Owner)
+	if err == nil {
+		p.log.Info("lease transferred here", "hoa", l.HoA.String(), "identity", l.Identity, "from", cur.Owner,
+			"revision", int64(l.Revision), "ticket", len(ticket) > 0)
+	}
+	return l, err
+}
+
+// heldRevision returns the revision of the lease of a when this member
+// last acquired it, and whether an IKE SA holds a.
+func (p *LeasePool) heldRevision(a netip.Addr) (store.Revision, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.held[a]
+	if h == nil {
+		return 0, false
+	}
+	return h.rev, true
 }
 
 // Release implements AddressPool: each address goes back to the store

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,12 +49,13 @@ type mobility struct {
 	closed bool
 
 	// The goroutine's own state.
-	defended  map[netip.Addr]int       // holders of each defended address
-	bound     map[netip.Addr]*boundHoA // bindings in force, by home address
-	vpn       map[SAID][]netip.Addr    // addresses defended for VPN-only peers
-	vpnTimers map[SAID]*time.Timer     // VPN-only checks pending
-	dads      sync.WaitGroup           // DAD goroutines
-	timer     *time.Timer              // the binding cache's next deadline
+	defended  map[netip.Addr]int         // holders of each defended address
+	bound     map[netip.Addr]*boundHoA   // bindings in force, by home address
+	vpn       map[SAID][]netip.Addr      // addresses defended for VPN-only peers
+	vpnTimers map[SAID]*time.Timer       // VPN-only checks pending
+	lingers   map[netip.Addr]*time.Timer // moved-away addresses still forwarded
+	dads      sync.WaitGroup             // DAD goroutines
+	timer     *time.Timer                // the binding cache's next deadline
 	armed     time.Time
 }
 
@@ -76,7 +78,7 @@ type boundHoA struct {
 func newMobility(s *Service) *mobility {
 	return &mobility{s: s, queue: make(chan mhPacket, mobilityQueue), wake: make(chan struct{}, 1),
 		defended: map[netip.Addr]int{}, bound: map[netip.Addr]*boundHoA{}, vpn: map[SAID][]netip.Addr{},
-		vpnTimers: map[SAID]*time.Timer{}}
+		vpnTimers: map[SAID]*time.Timer{}, lingers: map[netip.Addr]*time.Timer{}}
 }
 
 // intercept is the dataplane's Intercept hook: a Mobility Header packet
@@ -156,6 +158,10 @@ func (m *mobility) finish() {
 		t.Stop()
 		delete(m.vpnTimers, id)
 	}
+	for a, t := range m.lingers {
+		t.Stop()
+		delete(m.lingers, a)
+	}
 	for id := range m.vpn {
 		m.releaseVPN(ctx, id)
 	}
@@ -185,9 +191,18 @@ func (m *mobility) handle(ctx context.Context, p mhPacket) {
 	}
 	m.stopVPNCheck(pr.id)
 	now := time.Now()
+	// A node whose lease this member took over (the end of a move, or a
+	// takeover) holds an address the store guarantees unique: no DAD, which
+	// would find the old home agent still defending it. Its first Binding
+	// Update here joins the move's trace.
+	arr, arrived := s.mover.arrivalOf(pr.assigned.IPv6.Addr())
 	var span trace.Span
 	if _, h, _ := mh.ParsePacket(p.pkt); h != nil && h.Type() == mh.TypeBindingUpdate {
-		ctx, span = s.tracer.Start(ctx, telemetry.SpanBindingUpdate, trace.WithAttributes(
+		spanCtx := ctx
+		if arrived && !arr.bound && arr.trace != "" {
+			spanCtx, _ = telemetry.ContextWithTraceparent(ctx, arr.trace)
+		}
+		ctx, span = s.tracer.Start(spanCtx, telemetry.SpanBindingUpdate, trace.WithAttributes(
 			telemetry.KeyIdentity.String(IdentityOf(pr.identity)), telemetry.KeyCoA.String(p.remote.String())))
 		defer span.End()
 	}
@@ -196,6 +211,7 @@ func (m *mobility) handle(ctx context.Context, p mhPacket) {
 		AuthorizedHoA:     pr.assigned.IPv6.Addr(),
 		AuthorizedIPv4HoA: pr.assigned.IPv4,
 		InTunnel:          true,
+		AddressUnique:     arrived,
 	}, p.pkt)
 	if res.Send.Message != nil {
 		m.send(res.Send.AppendPacket(nil), "Binding Error")
@@ -255,14 +271,22 @@ func (m *mobility) apply(ctx context.Context, d *mip6.Decision, pr peer, remote 
 				"previous_coa", d.PreviousCoA.String(), "remote", remote.String())
 		}
 		bh.sa = pr.id
-		if a&mip6.ActionDefendHoA != 0 {
+		// The lease's owner defends the address: not this member once the
+		// lease moved away (a late refresh at the old home agent).
+		departed := s.mover.isDeparted(b.HoA)
+		if a&mip6.ActionDefendHoA != 0 && !departed {
 			m.defendFor(ctx, bh, b.HoA)
 		}
-		if a&mip6.ActionDefendLinkLocal != 0 {
+		if a&mip6.ActionDefendLinkLocal != 0 && !departed {
 			m.defendFor(ctx, bh, linkLocalOf(b.HoA))
 		}
-		if a&mip6.ActionDefendIPv4HoA != 0 && b.IPv4HoA.IsValid() {
+		if a&mip6.ActionDefendIPv4HoA != 0 && b.IPv4HoA.IsValid() && !departed {
 			m.defendFor(ctx, bh, b.IPv4HoA)
+		}
+		if arr, ok := s.mover.arrivalOf(b.HoA); ok && !arr.bound {
+			s.mover.markBound(b.HoA)
+			s.log.Info("node arrived: home address served here", "hoa", b.HoA.String(), "peer", b.Identity,
+				"from", arr.from, "takeover", arr.takeover, "after", time.Since(arr.at).Round(time.Millisecond).String())
 		}
 		if a&mip6.ActionMoveKeyManagement != 0 && remote != pr.path.Remote {
 			// RFC 6275 §10.3.1 (K = 1): the IKE SA follows the node to
@@ -297,6 +321,14 @@ func (m *mobility) apply(ctx context.Context, d *mip6.Decision, pr peer, remote 
 			if err := s.pool.SetCareOf(ctx, b.HoA, remote); err != nil {
 				s.log.Warn("care-of address not recorded in the lease", "hoa", b.HoA.String(), "err", err)
 			}
+		}
+		// A node that moved (a new care-of address, or a new outer address)
+		// may now be clearly nearer another member (RFC 5142 §4).
+		if existing := d.PreviousCoA != b.HoA; existing && !departed && !b.Switching &&
+			(d.PreviousCoA != b.CoA || remote != pr.path.Remote) {
+			moved := pr
+			moved.path.Remote = remote
+			s.mover.reevaluate(servedNode{peer: moved, binding: b, bound: true})
 		}
 	}
 	if d.Verdict == mip6.Accepted && a&mip6.ActionRemoveRoute != 0 {
@@ -374,6 +406,7 @@ func (m *mobility) tick(ctx context.Context, now time.Time) {
 		case mip6.EventExpired:
 			m.unbind(ctx, ev.Binding.HoA, "expired")
 		case mip6.EventSendHAS:
+			m.s.mover.homeAgentSwitchSent(&ev.Send, ev.Binding)
 			m.send(ev.Send.AppendPacket(nil), "Home Agent Switch")
 		case mip6.EventSendBRR:
 			m.send(ev.Send.AppendPacket(nil), "Binding Refresh Request")
@@ -455,13 +488,18 @@ func (m *mobility) release(ctx context.Context, a netip.Addr) {
 }
 
 // watchVPN starts the VPN-only check of an IKE SA whose CHILD_SA came up
-// (called on a shard's goroutine).
-func (m *mobility) watchVPN(id SAID) {
-	m.post(func(context.Context) {
+// (called on a shard's goroutine): after grace without a Mobility Header
+// message, its addresses are defended on the home link.
+func (m *mobility) watchVPN(id SAID, grace time.Duration) {
+	m.post(func(ctx context.Context) {
 		if _, done := m.vpn[id]; done || m.vpnTimers[id] != nil {
 			return
 		}
-		m.vpnTimers[id] = time.AfterFunc(m.s.vpnGrace, func() {
+		if grace <= 0 {
+			m.checkVPN(ctx, id)
+			return
+		}
+		m.vpnTimers[id] = time.AfterFunc(grace, func() {
 			m.post(func(ctx context.Context) { m.checkVPN(ctx, id) })
 		})
 	})
@@ -521,6 +559,64 @@ func (m *mobility) saGone(p peer) {
 			}
 		}
 	})
+}
+
+// leaseGone is told that the lease of hoa, which an IKE SA here holds, is
+// now served by owner. After a move of ours (ours) this member keeps the
+// binding, its defence on the home link and the route into the node's old
+// tunnel, so that nothing in flight is lost and a neighbour resolving the
+// address finds a home agent that forwards (RFC 4861 §7.2.8: several
+// proxies may answer; only the lease's owner advertised), until the node
+// deregisters here or deletes its old IKE SA, or for ike.redirect.grace at
+// most; then it withdraws them and deletes the old IKE SA. A lease taken
+// over by another member (this member's membership lapsed, the node
+// attached elsewhere) is stale here at once: withdrawn now.
+func (m *mobility) leaseGone(ctx context.Context, hoa netip.Addr, owner string, ours bool) {
+	if !ours {
+		m.withdraw(ctx, hoa, "taken over by "+owner)
+		return
+	}
+	if m.lingers[hoa] != nil {
+		return
+	}
+	m.lingers[hoa] = time.AfterFunc(m.s.mover.linger, func() {
+		m.post(func(ctx context.Context) {
+			delete(m.lingers, hoa)
+			m.withdraw(ctx, hoa, "moved to "+owner)
+		})
+	})
+}
+
+// withdraw ends what this member still does for hoa after its lease went
+// to another member: the binding and its defence, a VPN-only peer's
+// defence, and the IKE SAs that hold hoa (deleted, the peers told).
+func (m *mobility) withdraw(ctx context.Context, hoa netip.Addr, why string) {
+	s := m.s
+	if t := m.lingers[hoa]; t != nil {
+		t.Stop()
+		delete(m.lingers, hoa)
+	}
+	if _, ok := m.bound[hoa]; ok {
+		s.ha.Delete(hoa)
+		m.unbind(ctx, hoa, why)
+	}
+	for id, addrs := range m.vpn {
+		if i := slices.Index(addrs, hoa); i >= 0 {
+			m.release(ctx, hoa)
+			m.vpn[id] = slices.Delete(addrs, i, i+1)
+		}
+	}
+	for _, p := range s.peers.holding(hoa) {
+		s.bg.Go(func() {
+			dctx, cancel := context.WithTimeout(context.Background(), DefaultStoreTimeout)
+			defer cancel()
+			if err := s.rt.Delete(dctx, p.id); err != nil && !errors.Is(err, ErrNoSA) && !errors.Is(err, ErrStopped) {
+				s.log.Warn("IKE SA of a node that moved away not deleted", "sa", p.id, "err", err)
+			} else if err == nil {
+				s.log.Info("IKE SA of a node that moved away deleted", "sa", p.id, "hoa", hoa.String(), "reason", why)
+			}
+		})
+	}
 }
 
 // linkLocalOf is the link-local address with the interface identifier of

@@ -27,6 +27,10 @@ type peer struct {
 	// is a mobile node, whose home address is defended once its binding is
 	// accepted; otherwise it is a VPN-only peer (see Service.vpnGrace).
 	mobile bool
+	// redirectable: the peer announced RFC 5685 support (it may be sent
+	// an INFORMATIONAL REDIRECT); extensions: it also announced the
+	// project's private-use extensions (ports, handover tickets).
+	redirectable, extensions bool
 }
 
 // peerTable is the service's view of the runtime's IKE SAs. The runtime's
@@ -59,6 +63,7 @@ func (t *peerTable) apply(e Event) (p peer, gone bool) {
 			t.count++
 		}
 		cur.up, cur.identity, cur.spis, cur.path, cur.nat, cur.since = true, x.PeerID, x.SPIs, x.Path, x.NATT, e.Time
+		cur.redirectable, cur.extensions = x.RedirectSupported, x.RedirectExtensions
 	case ike.NATDetected:
 		cur.nat = x.LocalBehindNAT || x.PeerBehindNAT || cur.nat
 		cur.path = x.Path
@@ -136,6 +141,33 @@ func (t *peerTable) list() []peer {
 		}
 	}
 	slices.SortFunc(out, func(a, b peer) int { return cmpUint(uint64(a.id), uint64(b.id)) })
+	return out
+}
+
+// served returns how many established IKE SAs hold a home address: the
+// nodes this home agent serves, its load in the cluster.
+func (t *peerTable) served() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, p := range t.byID {
+		if p.up && (p.assigned.IPv6.IsValid() || p.assigned.IPv4.IsValid()) {
+			n++
+		}
+	}
+	return n
+}
+
+// holding returns the established peers that hold the home address a,
+// oldest first.
+func (t *peerTable) holding(a netip.Addr) []peer {
+	var out []peer
+	for _, p := range t.list() {
+		if slices.Contains(p.homeAddresses(), a) {
+			out = append(out, p)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y peer) int { return x.since.Compare(y.since) })
 	return out
 }
 

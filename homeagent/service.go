@@ -57,8 +57,26 @@ type ServiceOptions struct {
 	VPNGrace time.Duration
 	// Redirect replaces the RFC 5685 settings the configuration gives
 	// (ike.redirect.*: anycast addresses, grace period, placement on the
-	// store's members), for programs that bring their own view.
+	// store's members, cluster.ticket_key), for programs that bring their
+	// own view.
 	Redirect *RedirectOptions
+	// HomeLink replaces the home link home.interface opens (tests: a
+	// recording one beside an in-memory Device).
+	HomeLink HomeLink
+}
+
+// HomeLink is the home link as the Service uses it: the defence of home
+// addresses (route, proxy neighbour entry, unsolicited Neighbor
+// Advertisements) and Duplicate Address Detection. *homelink.Defender
+// implements it.
+type HomeLink interface {
+	Defend(ctx context.Context, a netip.Addr) error
+	Release(ctx context.Context, a netip.Addr) error
+	DAD(ctx context.Context, a netip.Addr) error
+	ReleaseAll(ctx context.Context) error
+	Prefixes() ([]netip.Prefix, error)
+	Reconcile(ctx context.Context) ([]netip.Addr, error)
+	Close() error
 }
 
 // DefaultVPNGrace is the default ServiceOptions.VPNGrace: a mobile node
@@ -91,19 +109,29 @@ type Service struct {
 	pool     *LeasePool
 	ha       *mip6.HomeAgent
 	rt       *Runtime
-	defender *homelink.Defender // nil without a home link
-	adminLn  net.Listener       // nil without an admin API
+	defender HomeLink     // nil without a home link
+	adminLn  net.Listener // nil without an admin API
 	esp      dataplane.KernelESP
 	peers    *peerTable
 	local    localAddrs
 	vpnGrace time.Duration
 
+	memberCtx    context.Context // the membership's life: until shutdown
 	memberCancel context.CancelFunc
-	membership   store.Membership
 	observed     metric.Registration
 
 	mobility *mobility
-	view     *storeView // placement view with ike.redirect.enable, else nil
+	view     *storeView // the Redirector's view with ike.redirect.enable, else nil
+	cluster  *cluster   // membership and the live view of the cluster
+	mover    *mover     // moves to other members
+
+	// Background work (drains, deletes of IKE SAs of nodes that moved
+	// away) runs under bgCtx and is waited for at shutdown.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+	drainMu  sync.Mutex
+	drain    *drainRun // the latest drain, nil before the first
 
 	mu      sync.Mutex
 	started time.Time
@@ -153,18 +181,25 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 	}
 	undo = append(undo, func() { st.Close() })
 	s.store = storetrace.Wrap(st, tel.TracerProvider())
-	memberCtx, memberCancel := context.WithCancel(context.Background())
-	s.memberCancel = memberCancel
-	undo = append(undo, memberCancel)
-	joinCtx, cancel := context.WithTimeout(memberCtx, DefaultStoreTimeout)
-	s.membership, err = s.store.Join(joinCtx, cfg.StoreMember(), cfg.Cluster.MembershipTTL)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("homeagent: joining the store as member %q: %w", cfg.Cluster.MemberID, err)
+	s.memberCtx, s.memberCancel = context.WithCancel(context.Background())
+	undo = append(undo, s.memberCancel)
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	undo = append(undo, s.bgCancel)
+	if s.cluster, err = newCluster(s.memberCtx, s); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultStoreTimeout)
+		defer cancel()
+		s.cluster.leave(ctx)
+	})
+	if s.mover, err = newMover(s); err != nil {
+		return nil, err
 	}
 
 	poolCfg := LeasePoolConfig{Store: s.store, Owner: cfg.Cluster.MemberID, Prefix: cfg.HomePrefix(), IPv6: cfg.HomePool(),
-		DNS: cfg.DNSServers(), Tracer: tel.TracerProvider(), Metrics: s.metrics, Logger: s.log}
+		DNS: cfg.DNSServers(), Tracer: tel.TracerProvider(), Metrics: s.metrics, Logger: s.log,
+		Arrived: func(_ context.Context, prev, l store.Lease) { s.mover.arrived(prev, l) }}
 	if v4, ok := cfg.IPv4Pool(); ok {
 		poolCfg.IPv4 = v4
 	}
@@ -182,6 +217,10 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 	}
 
 	dev, router := opts.Device, Router(nil)
+	if opts.HomeLink != nil {
+		s.defender = opts.HomeLink
+		undo = append(undo, func() { s.defender.Close() })
+	}
 	if dev == nil {
 		tun, err := dataplane.CreateTUN(cfg.Home.TUN, cfg.Home.MTU)
 		if err != nil {
@@ -190,12 +229,13 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 		undo = append(undo, func() { tun.Close() })
 		dev, router = tun, tun
 		s.log.Info("TUN device created", "name", tun.Name(), "mtu", cfg.Home.MTU)
-		if cfg.Home.Interface != "" {
-			s.defender, err = homelink.New(cfg.Home.Interface, tun.Name(), homelink.Options{
+		if cfg.Home.Interface != "" && s.defender == nil {
+			d, err := homelink.New(cfg.Home.Interface, tun.Name(), homelink.Options{
 				IPv4: poolCfg.IPv4 != (store.Pool{}), Logger: s.log})
 			if err != nil {
 				return nil, &ConfigError{Key: "home.interface", Value: cfg.Home.Interface, Err: err}
 			}
+			s.defender = d
 			undo = append(undo, func() { s.defender.Close() })
 			s.checkOnLink()
 			// Nothing is defended yet: every route and proxy entry with
@@ -210,6 +250,10 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 	}
 
 	s.mobility = newMobility(s)
+	ro := s.redirectOptions(cfg, opts)
+	if opts.Redirect == nil && ro != nil {
+		ro.TicketKey = cfg.TicketKey()
+	}
 	s.rt, err = New(runtimeConfig(cfg), Options{
 		Logger:      s.log,
 		Device:      dev,
@@ -221,13 +265,19 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 		Intercept:   s.mobility.intercept,
 		Tracer:      tel.TracerProvider(),
 		Metrics:     s.metrics,
-		Redirect:    s.redirectOptions(cfg, opts),
+		Redirect:    ro,
 	})
 	if err != nil {
 		return nil, err
 	}
 	undo = append(undo, func() { s.rt.dp.Close(); s.rt.closeKeyLog() })
-	s.local.init(s.rt.Listeners())
+	// Binding Updates come to our IKE addresses and to the addresses the
+	// other members name us by (cluster.addresses: where a Home Agent
+	// Switch sends a node).
+	s.local.init(s.rt.Listeners(), cfg.SelfMember().Addrs)
+	if err := s.cluster.rebuild(); err != nil { // now into the Redirector's view too
+		return nil, fmt.Errorf("homeagent: placement view: %w", err)
+	}
 
 	s.esp = dataplane.ProbeKernelESP()
 	s.log.Info("dataplane: user space (ESP in UDP over the TUN device)", "kernel_esp", s.esp.String())
@@ -330,22 +380,27 @@ func (s *Service) Run(ctx context.Context) error {
 		defer close(mobilityDone)
 		s.mobility.run(mobilityCtx)
 	}()
-	viewCtx, stopView := context.WithCancel(context.Background())
-	defer stopView()
-	viewDone := make(chan struct{})
+	clusterCtx, stopCluster := context.WithCancel(context.Background())
+	defer stopCluster()
+	clusterDone := make(chan struct{})
 	go func() {
-		defer close(viewDone)
-		s.followMembers(viewCtx)
+		defer close(clusterDone)
+		s.cluster.run(clusterCtx)
 	}()
+	stopBackground := context.AfterFunc(ctx, s.bgCancel) // drains stop when shutdown begins
+	defer stopBackground()
 
 	s.log.Info("home agent started", "member", s.cfg.Cluster.MemberID, "home_prefix", s.pool.Prefix().String(),
 		"home_link", s.cfg.Home.Interface, "store", s.cfg.Store.Backend, "admin", s.cfg.Admin.Listen)
 	err := s.rt.Run(ctx) // deletes every IKE SA when ctx ends
 	s.log.Info("home agent stopping: ending bindings, withdrawing the home link's entries")
+	s.bgCancel()
 	stopMobility()
 	<-mobilityDone
-	stopView()
-	<-viewDone
+	s.mover.close()
+	s.bg.Wait()
+	stopCluster()
+	<-clusterDone
 	s.shutdown()
 	stopAdmin()
 	wg.Wait()
@@ -369,7 +424,7 @@ func (s *Service) shutdown() {
 	if s.observed != nil {
 		s.observed.Unregister()
 	}
-	if err := s.membership.Leave(ctx); err != nil && !errors.Is(err, store.ErrClosed) {
+	if err := s.cluster.leave(ctx); err != nil && !errors.Is(err, store.ErrClosed) {
 		s.log.Warn("leaving the store", "err", err)
 	}
 	s.memberCancel()
@@ -384,11 +439,53 @@ func (s *Service) shutdown() {
 func (s *Service) observe(e Event) {
 	p, gone := s.peers.apply(e)
 	if _, ok := e.IKE.(ike.ChildUp); ok && !p.mobile {
-		s.mobility.watchVPN(p.id)
+		s.mobility.watchVPN(p.id, s.vpnGraceOf(p))
 	}
 	if gone {
 		s.mobility.saGone(p)
+		for _, a := range p.homeAddresses() {
+			if len(s.peers.holding(a)) == 0 {
+				s.mover.forget(a)
+			}
+		}
 	}
+}
+
+// vpnGraceOf is how long the CHILD_SA of p may stay without a Mobility
+// Header message before p counts as VPN-only: ServiceOptions.VPNGrace, but
+// no time at all for a stock client (no private-use extensions) whose
+// lease was just moved here, so that the new home agent defends its
+// address as soon as it can carry its traffic (a node of ours sends a
+// Binding Update instead, and is defended once it is accepted).
+func (s *Service) vpnGraceOf(p peer) time.Duration {
+	if hs := p.homeAddresses(); len(hs) > 0 && !p.extensions {
+		if a, ok := s.mover.arrivalOf(hs[0]); ok && !a.takeover {
+			return 0
+		}
+	}
+	return s.vpnGrace
+}
+
+// leaseChanged is told of every lease change the store's watch reports. A
+// lease an IKE SA here holds that another member now serves (revisions
+// after the one this member acquired or marked moving, so that stale
+// events of a lease moving here are not mistaken for one moving away) has
+// departed: the move that sent it completes, and the mobility goroutine
+// stops serving the address (see mobility.leaseGone).
+func (s *Service) leaseChanged(l store.Lease) {
+	if !l.Served() || l.Owner == s.cfg.Cluster.MemberID {
+		return
+	}
+	rev, held := s.pool.heldRevision(l.HoA)
+	mrev, moving := s.mover.moving(l.HoA)
+	if !(held && l.Revision > rev) && !(moving && l.Revision > mrev) {
+		return
+	}
+	isNew, ours := s.mover.departedLease(l)
+	if !isNew || !held {
+		return
+	}
+	s.mobility.post(func(ctx context.Context) { s.mobility.leaseGone(ctx, l.HoA, l.Owner, ours) })
 }
 
 // counters is the dataplane snapshot the metrics read at scrape time.
@@ -437,7 +534,7 @@ type localAddrs struct {
 	fetched time.Time
 }
 
-func (l *localAddrs) init(ls []dataplane.Listener) {
+func (l *localAddrs) init(ls []dataplane.Listener, extra []netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.set = map[netip.Addr]bool{}
@@ -445,6 +542,9 @@ func (l *localAddrs) init(ls []dataplane.Listener) {
 		if a := x.Addr.Addr(); !a.IsUnspecified() {
 			l.set[a.Unmap()] = true
 		}
+	}
+	for _, a := range extra {
+		l.set[a.Unmap()] = true
 	}
 	l.refresh()
 }
