@@ -41,6 +41,8 @@ type clusterLab struct {
 	prefix  string
 	segment *homeSegment
 	otlp    string // OTLP endpoint of the members' traces, "" for none
+	// vpnGrace is the members' ServiceOptions.VPNGrace.
+	vpnGrace time.Duration
 }
 
 var labPrefixes atomic.Int64
@@ -53,7 +55,7 @@ func newClusterLab(t *testing.T) *clusterLab {
 	}
 	t.Cleanup(e.Close)
 	return &clusterLab{t: t, etcd: e, prefix: fmt.Sprintf("/mip6ha-cluster-test/%d", labPrefixes.Add(1)),
-		segment: &homeSegment{links: map[string]*fakeLink{}}}
+		segment: &homeSegment{links: map[string]*fakeLink{}}, vpnGrace: time.Hour}
 }
 
 // clusterSites puts every client on the loopback (127.0.0.0/8) in site
@@ -139,7 +141,7 @@ func (l *clusterLab) start(cfg *config.Config) *member {
 	addrs := cfg.SelfMember().Addrs
 	m := &member{id: cfg.Cluster.MemberID, ip: addrs[0], addr6: addrs[1], link: l.segment.link(cfg.Cluster.MemberID), store: st,
 		svcNode: &svcNode{tun: tuntest.New(256), done: make(chan error, 1)}}
-	m.svc, err = NewService(cfg, ServiceOptions{Telemetry: tel, Device: m.tun, Store: st, VPNGrace: time.Hour, HomeLink: m.link})
+	m.svc, err = NewService(cfg, ServiceOptions{Telemetry: tel, Device: m.tun, Store: st, VPNGrace: l.vpnGrace, HomeLink: m.link})
 	if err != nil {
 		client.Close()
 		t.Fatal(err)
@@ -466,6 +468,26 @@ func (b *mhInbox) await(t *testing.T, ctx context.Context, from int, match func(
 	}
 }
 
+// awaitData waits for a packet that is not a Mobility Header message from
+// src.
+func (b *mhInbox) awaitData(t *testing.T, ctx context.Context, src netip.Addr) {
+	t.Helper()
+	for {
+		b.mu.Lock()
+		found := slices.Contains(b.data, src)
+		more := b.more
+		b.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			t.Fatalf("no packet from %v came through", src)
+		}
+	}
+}
+
 // awaitSwitch waits for a Home Agent Switch and returns it with its
 // handover option.
 func (mn *testMN) awaitSwitch(t *testing.T, ctx context.Context, from int) (mh.HomeAgentSwitch, HandoverOption) {
@@ -667,7 +689,6 @@ func TestMembershipLiveView(t *testing.T) {
 func TestMembershipPublishesLoadAndDraining(t *testing.T) {
 	ctx := testContext(t)
 	lab := newClusterLab(t)
-	lab.segment = &homeSegment{links: map[string]*fakeLink{}}
 	ha1 := lab.start(lab.config("ha1", 1, "east"))
 	ha2 := lab.start(lab.config("ha2", 2, "west"))
 	ha2.awaitMembers(t, ctx, "ha1", "ha2")

@@ -1,0 +1,113 @@
+package homeagent
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mip6ha/mip6ha/homeagent/store"
+	"github.com/mip6ha/mip6ha/homeagent/store/boltstore"
+	"github.com/mip6ha/mip6ha/ike"
+)
+
+// arrivals records the LeasePool's Arrived calls.
+type arrivals struct {
+	mu   sync.Mutex
+	prev []store.Lease
+}
+
+func (a *arrivals) record(_ context.Context, prev, _ store.Lease) {
+	a.mu.Lock()
+	a.prev = append(a.prev, prev)
+	a.mu.Unlock()
+}
+
+// TestLeasePoolTakesMovedLeases: the new member's pool transfers a lease
+// that is moving to it when the node presents the move's ticket, or no
+// ticket at all (a stock client), and refuses a ticket of another move;
+// it takes over a lease whose owner is not a member. Each arrival is
+// reported with the record before it.
+func TestLeasePoolTakesMovedLeases(t *testing.T) {
+	ctx := testContext(t)
+	st, err := boltstore.OpenDir(t.TempDir(), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// ha1 is a member (its leases cannot be taken over); ha0 is not.
+	if _, err := st.Join(ctx, store.Member{ID: "ha1", Site: "east", Capacity: 10, Healthy: true}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	pool := func(owner string, hook func(context.Context, store.Lease, store.Lease)) *LeasePool {
+		p, err := NewLeasePool(LeasePoolConfig{Store: st, Owner: owner, Prefix: homePrefix, Arrived: hook})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var got arrivals
+	ha1, ha2 := pool("ha1", nil), pool("ha2", got.record)
+	mark := func(peer ike.ID, ticket []byte) netip.Addr {
+		a, err := ha1.Assign(ctx, ike.AddressRequest{Peer: peer, IPv6: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := st.Lease(ctx, a.IPv6.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.MarkMoving(ctx, l.HoA, l.Revision, store.Move{From: "ha1", To: "ha2", Deadline: time.Now().Add(time.Minute),
+			TraceContext: testTraceparent, TicketHash: hashOrNil(ticket)}); err != nil {
+			t.Fatal(err)
+		}
+		return l.HoA
+	}
+
+	mn1, ticket := ike.FQDN("mn1.example"), []byte("the ticket of this move")
+	hoa1 := mark(mn1, ticket)
+	if _, err := ha2.Assign(ctx, ike.AddressRequest{Peer: mn1, IPv6: true, Ticket: []byte("another move's ticket")}); !errors.Is(err, ErrTicket) {
+		t.Errorf("another ticket: %v, want ErrTicket", err)
+	}
+	if l, _ := st.Lease(ctx, hoa1); l.Owner != "ha1" || l.State != store.StateMoving {
+		t.Errorf("lease after a refused ticket: %v", l)
+	}
+	a, err := ha2.Assign(ctx, ike.AddressRequest{Peer: mn1, IPv6: true, Ticket: ticket})
+	if err != nil || a.IPv6.Addr() != hoa1 {
+		t.Fatalf("with the move's ticket: %v, %v; want %v", a.IPv6, err, hoa1)
+	}
+	l, _ := st.Lease(ctx, hoa1)
+	if l.Owner != "ha2" || l.State != store.StateBound || l.TraceContext != testTraceparent {
+		t.Errorf("lease after the transfer: %v", l)
+	}
+	if rev, held := ha2.heldRevision(hoa1); !held || rev != l.Revision {
+		t.Errorf("held revision %d (%v), lease %d", rev, held, l.Revision)
+	}
+
+	// A stock client presents no ticket: the lease moving here suffices.
+	mn2 := ike.FQDN("mn2.example")
+	hoa2 := mark(mn2, []byte("a ticket the client never shows"))
+	if a, err := ha2.Assign(ctx, ike.AddressRequest{Peer: mn2, IPv6: true}); err != nil || a.IPv6.Addr() != hoa2 {
+		t.Errorf("without a ticket: %v, %v; want %v", a.IPv6, err, hoa2)
+	}
+
+	// A lease of a member that is gone is taken over.
+	mn3 := ike.FQDN("mn3.example")
+	ha0 := pool("ha0", nil)
+	a0, err := ha0.Assign(ctx, ike.AddressRequest{Peer: mn3, IPv6: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := ha2.Assign(ctx, ike.AddressRequest{Peer: mn3, IPv6: true}); err != nil || a.IPv6.Addr() != a0.IPv6.Addr() {
+		t.Errorf("takeover: %v, %v; want %v", a.IPv6, err, a0.IPv6)
+	}
+
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if len(got.prev) != 3 || got.prev[0].MovingTo != "ha2" || got.prev[1].MovingTo != "ha2" ||
+		got.prev[2].Owner != "ha0" || got.prev[2].State != store.StateBound {
+		t.Errorf("arrivals reported: %v", got.prev)
+	}
+}
