@@ -192,7 +192,6 @@ func TestMoveBoundNode(t *testing.T) {
 	}
 }
 
-
 // TestMoveVPNOnlyPeer: a peer without a binding that announced RFC 5685
 // support, as a stock strongSwan client does, is moved with an
 // INFORMATIONAL REDIRECT (RFC 5685 §5) without a ticket (it announced no
