@@ -53,6 +53,10 @@ type cluster struct {
 	// viewChanged is closed and replaced whenever the view is rebuilt.
 	viewChanged atomic.Pointer[chan struct{}]
 
+	// buildMu serialises rebuilds, so that a view built from older state
+	// never replaces a newer one.
+	buildMu sync.Mutex
+
 	mu         sync.Mutex
 	members    map[string]store.Member // live records of the other members
 	refused    map[string]string       // members left out of the view, and why
@@ -153,6 +157,8 @@ func (c *cluster) poke() {
 // a negative load) is left out and logged once; the rest of the view
 // stands.
 func (c *cluster) rebuild() error {
+	c.buildMu.Lock()
+	defer c.buildMu.Unlock()
 	self := c.selfMember()
 	c.mu.Lock()
 	ids := slices.Sorted(maps.Keys(c.members))

@@ -3,6 +3,7 @@ package homeagent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -723,5 +724,36 @@ func awaitMember(t *testing.T, ctx context.Context, m *member, id string, ok fun
 		case <-ctx.Done():
 			t.Fatalf("%s's view of %s: %+v (found %v)", m.id, id, got, found)
 		}
+	}
+}
+
+// BenchmarkClusterRebuild: compiling the placement view after a member
+// record changed, for clusters of 3 and 64 members (every member
+// rebuilds on every change of another's load, at most once a second each).
+func BenchmarkClusterRebuild(b *testing.B) {
+	for _, n := range []int{3, 64} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			cfg := config.Default()
+			cfg.Cluster.MemberID, cfg.Cluster.Site = "ha0", "east"
+			cfg.Cluster.Addresses = []string{"2001:db8:a::"}
+			cfg.Cluster.Sites = clusterSites
+			cfg.Cluster.Distances = []config.Distance{{From: "east", To: "west", Cost: 100}}
+			s := &Service{cfg: cfg, peers: newPeerTable(), log: slog.New(slog.DiscardHandler)}
+			c := &cluster{s: s, self: "ha0", cfg: cfg.PolicyConfig(), members: map[string]store.Member{},
+				refused: map[string]string{}, healthy: true}
+			ch := make(chan struct{})
+			c.viewChanged.Store(&ch)
+			for i := 1; i < n; i++ {
+				id := fmt.Sprintf("ha%d", i)
+				c.members[id] = store.Member{ID: id, Site: "west", Capacity: 1000, Load: i, Healthy: true,
+					Addrs: []netip.Addr{netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x0a, 14: byte(i >> 8), 15: byte(i)})}}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.rebuild(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

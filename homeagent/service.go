@@ -454,12 +454,13 @@ func (s *Service) observe(e Event) {
 // vpnGraceOf is how long the CHILD_SA of p may stay without a Mobility
 // Header message before p counts as VPN-only: ServiceOptions.VPNGrace, but
 // no time at all for a stock client (no private-use extensions) whose
-// lease was just moved here, so that the new home agent defends its
-// address as soon as it can carry its traffic (a node of ours sends a
-// Binding Update instead, and is defended once it is accepted).
+// lease this member just took over (moved here, or from a member that is
+// gone), so that the new home agent defends its address as soon as it can
+// carry its traffic. A node of ours sends a Binding Update instead, and is
+// defended once it is accepted.
 func (s *Service) vpnGraceOf(p peer) time.Duration {
 	if hs := p.homeAddresses(); len(hs) > 0 && !p.extensions {
-		if a, ok := s.mover.arrivalOf(hs[0]); ok && !a.takeover {
+		if _, ok := s.mover.arrivalOf(hs[0]); ok {
 			return 0
 		}
 	}

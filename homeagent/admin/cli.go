@@ -261,7 +261,8 @@ func (c *cli) moveCommand() *cobra.Command {
 		Long: "Move one node to another member, make-before-break: a Home Agent Switch\n" +
 			"for a Mobile IPv6 node, an IKEv2 REDIRECT for a VPN-only peer. An argument\n" +
 			"that is an IP address is a home address; an identity that is an address is\n" +
-			"given with --identity. Without --to the placement policy picks the member.",
+			"given with --identity. Without --to (or with --to best) the placement policy\n" +
+			"picks the member, as a drain does.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -287,7 +288,7 @@ func (c *cli) moveCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&r.Identity, "identity", "", "the node's IKE identity")
-	cmd.Flags().StringVar(&r.To, "to", "", "the member to move it to")
+	cmd.Flags().StringVar(&r.To, "to", "", `the member to move it to; empty or "best": the placement policy chooses`)
 	return cmd
 }
 

@@ -256,8 +256,8 @@ type MoveRequest struct {
 	// Identity or HoA names the node: exactly one of them.
 	Identity string     `json:"identity,omitempty"`
 	HoA      netip.Addr `json:"hoa,omitzero"`
-	// To is the member to move it to; "" lets the policy choose, as a
-	// drain does.
+	// To is the member to move it to; "" or "best" lets the policy
+	// choose, as a drain does.
 	To string `json:"to,omitempty"`
 }
 
