@@ -2,6 +2,7 @@ package homeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -21,8 +22,12 @@ import (
 // node it serves to the member the policy ranks first for it
 // (policy.PlanDrain), one move per token of cluster.drain_rate, planning
 // again before each move so that the plan follows the view (members
-// filling up, joining, leaving). A node whose move fails or lapses is not
-// tried again in the same drain; a node no member can take stays
+// filling up, joining, leaving). A node whose move fails or lapses is
+// planned again, up to drainAttempts moves in all (a store that failed
+// over, a node that was slow; a node whose Home Agent Switch lapsed once
+// its binding has ended, then with a REDIRECT if it has no binding left); a
+// node that cannot be told to move at all (no binding, no RFC 5685
+// support) is given up at once; a node no member can take stays
 // (DrainStatus.Unplaced). The drain is done when nothing is left to move
 // and no move is under way; the member stays draining until the drain is
 // cancelled (or the home agent restarts).
@@ -37,12 +42,17 @@ type drainRun struct {
 	mu       sync.Mutex
 	status   admin.DrainStatus
 	inflight int
-	failed   map[string]bool // identities not tried again
+	attempts map[string]int  // moves that failed, by identity
+	failed   map[string]bool // identities given up on
 }
 
-// drainReplan is the longest a drain with moves under way waits before it
-// plans again.
-const drainReplan = time.Second
+const (
+	// drainReplan is the longest a drain with moves under way waits
+	// before it plans again.
+	drainReplan = time.Second
+	// drainAttempts is how many moves a drain tries for one node.
+	drainAttempts = 3
+)
 
 // finished counts a move the drain started that ended.
 func (d *drainRun) finished(identity string, moved bool) {
@@ -51,13 +61,20 @@ func (d *drainRun) finished(identity string, moved bool) {
 	if moved {
 		d.status.Moved++
 	} else {
-		d.status.Failed++
-		d.failed[identity] = true
+		d.failedLocked(identity)
 	}
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
 	default:
+	}
+}
+
+// failedLocked counts a failed move of identity; d.mu is held.
+func (d *drainRun) failedLocked(identity string) {
+	if d.attempts[identity]++; d.attempts[identity] >= drainAttempts {
+		d.status.Failed++
+		d.failed[identity] = true
 	}
 }
 
@@ -90,8 +107,16 @@ func (d *drainRun) run(ctx context.Context) {
 		d.mu.Lock()
 		failed := maps.Clone(d.failed)
 		d.mu.Unlock()
+		deferred := 0
 		for _, n := range s.nodes() {
 			if _, moving := s.mover.moving(n.hoa()); moving || failed[n.identity()] {
+				continue
+			}
+			// A node whose binding was switched already (a move that
+			// lapsed) is planned again once its binding has ended or been
+			// renewed after a deregistration.
+			if n.bound && n.binding.Switching {
+				deferred++
 				continue
 			}
 			nodes[n.hoa()] = n
@@ -103,9 +128,9 @@ func (d *drainRun) run(ctx context.Context) {
 		for _, b := range plan.Unplaced {
 			d.status.Unplaced = append(d.status.Unplaced, b.Identity)
 		}
-		d.status.Remaining = len(plan.Moves) + d.inflight
+		d.status.Remaining = len(plan.Moves) + d.inflight + deferred
 		d.status.Total = d.status.Moved + d.status.Failed + d.status.Remaining
-		idle := d.inflight == 0
+		idle := d.inflight == 0 && deferred == 0
 		d.mu.Unlock()
 
 		if len(plan.Moves) == 0 {
@@ -133,8 +158,12 @@ func (d *drainRun) run(ctx context.Context) {
 			s.log.Warn("drain: move not started", "identity", n.identity(), "to", next.Decision.Target, "err", err)
 			d.mu.Lock()
 			d.inflight--
-			d.status.Failed++
-			d.failed[n.identity()] = true
+			if errors.Is(err, errCannotTell) {
+				d.status.Failed++
+				d.failed[n.identity()] = true
+			} else {
+				d.failedLocked(n.identity())
+			}
 			d.mu.Unlock()
 		}
 	}
@@ -176,7 +205,8 @@ func (s *Service) Drain(context.Context) (admin.DrainStatus, error) {
 		return d.snapshot(), nil
 	}
 	ctx, cancel := context.WithCancel(s.bgCtx)
-	d := &drainRun{s: s, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1), failed: map[string]bool{},
+	d := &drainRun{s: s, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1),
+		attempts: map[string]int{}, failed: map[string]bool{},
 		status: admin.DrainStatus{State: admin.DrainRunning, StartedAt: time.Now(), Rate: s.cfg.Cluster.DrainRate}}
 	s.drain = d
 	s.cluster.setDraining(true)

@@ -54,6 +54,10 @@ const (
 	moveReasonDrain   = "drain"   // a drain
 )
 
+// errCannotTell is wrapped by the errors of moves no attempt can start:
+// the node cannot be told to move to that member at all.
+var errCannotTell = errors.New("the node cannot be told to move there")
+
 // ticketHash is the hash of a handover ticket that the lease records
 // (store.Move.TicketHash): the new home agent compares the ticket a node
 // presents with it.
@@ -246,12 +250,19 @@ func (m *mover) start(ctx context.Context, n servedNode, t target, reason string
 	case t.member == self:
 		return admin.Move{}, fmt.Errorf("%w: %s is served here already", admin.ErrInvalid, mv.identity)
 	case mv.method == admin.MethodRedirect && !n.peer.redirectable:
-		return admin.Move{}, fmt.Errorf("%w: %s has no binding and did not announce RFC 5685 support: it cannot be told to move",
-			admin.ErrConflict, mv.identity)
+		return admin.Move{}, fmt.Errorf("%w: %w: %s has no binding and did not announce RFC 5685 support",
+			admin.ErrConflict, errCannotTell, mv.identity)
 	case mv.method == admin.MethodHomeAgentSwitch && !t.has.IsValid():
-		return admin.Move{}, fmt.Errorf("%w: member %s has no IPv6 address to name in a Home Agent Switch", admin.ErrConflict, t.member)
+		return admin.Move{}, fmt.Errorf("%w: %w: member %s has no IPv6 address to name in a Home Agent Switch",
+			admin.ErrConflict, errCannotTell, t.member)
 	case !t.gateway.Addr().IsValid():
-		return admin.Move{}, fmt.Errorf("%w: member %s has no address %s can reach", admin.ErrConflict, t.member, mv.identity)
+		return admin.Move{}, fmt.Errorf("%w: %w: member %s has no address %s can reach", admin.ErrConflict, errCannotTell,
+			t.member, mv.identity)
+	case n.bound && n.binding.Switching:
+		// RFC 5142 §5.3: a binding told to switch is not extended; the
+		// binding cache sends one switch per binding. The node moves,
+		// deregisters, or its binding ends: then it can be moved again.
+		return admin.Move{}, fmt.Errorf("%w: %s was sent a Home Agent Switch already", admin.ErrConflict, mv.identity)
 	}
 
 	// Reserve the node's addresses: one move at a time.

@@ -450,3 +450,43 @@ func TestTakeoverAfterMembershipLapse(t *testing.T) {
 	}
 	checkSingleOwner(t, hist.of(hoa), true)
 }
+
+// TestDrainRetriesLapsedMove: a node that lets its Home Agent Switch
+// lapse loses its binding at the end of the grace period; the drain then
+// moves it again, as the peer without a binding it has become, with an
+// INFORMATIONAL REDIRECT, which it follows; the drain ends with it moved.
+func TestDrainRetriesLapsedMove(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	lab := newClusterLab(t)
+	ha1, ha2 := twoMembers(t, ctx, lab, func(c *config.Config) {
+		c.Cluster.Sites = eastSites
+		c.MIP6.GracePeriod = 4 * time.Second
+	})
+	mn := mobileNode(t, "mn1.example", "127.0.0.57", Options{RedirectExtensions: true})
+	sa, hoa := attachBound(t, ctx, mn, ha1, coaWest)
+	if _, err := ha1.svc.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mn.awaitSwitch(t, ctx, 0) // ignored
+	rd := waitFor[ike.RedirectReceived](t, ctx, mn.events, new(int), nil)
+	if rd.Exchange != wire.ExchangeInformational || rd.Target.Gateway != wire.GatewayAddr(ha2.ip) || len(rd.Target.Ticket) == 0 {
+		t.Fatalf("second attempt %+v: want an INFORMATIONAL REDIRECT to %v with a ticket", rd, ha2.ip)
+	}
+	p := ha2.peer(t)
+	p.RedirectedFrom, p.Ticket = &rd.From, rd.Target.Ticket
+	if _, got := mn.attach(t, ctx, p, netip.Addr{}, innerNet); got != hoa {
+		t.Fatalf("ha2 assigned %v, the node held %v", got, hoa)
+	}
+	if err := mn.rt.Delete(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ha1.svc.drain.done:
+	case <-ctx.Done():
+		t.Fatalf("drain not done: %+v", ha1.svc.drain.snapshot())
+	}
+	if st := ha1.svc.drain.snapshot(); st.State != admin.DrainDone || st.Moved != 1 || st.Failed != 0 || st.Total != 1 {
+		t.Errorf("drain status %+v", st)
+	}
+}
