@@ -19,6 +19,14 @@
 // answers) and exit. The exit status is 0 after a detach we asked for, 1
 // when the home agent ended the SA or it failed, 2 for bad usage.
 //
+// A Home Agent Switch (RFC 5142) from the home agent moves the node to the
+// home agent it names, make-before-break, keeping the home address (an
+// event "switched" reports it); RFC 5685 redirects are followed
+// (--redirect-extensions announces the project's tickets and ports to our
+// own home agents). With --otlp-endpoint the spans of the attachment and of
+// every move go to an OTLP collector (service mip6ha-mnclient), joined to
+// the home agents' trace of the move.
+//
 // bulk simulates many mobile nodes from one process, one identity each
 // (mnclient.Bulk), and prints a summary; see docs/mnclient.md.
 package main
@@ -37,6 +45,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/test/mnclient"
 )
 
@@ -50,6 +61,19 @@ func (p *prefixes) Set(v string) error {
 			return err
 		}
 		*p = append(*p, x)
+	}
+	return nil
+}
+
+// list is a repeatable flag of comma-separated values.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
 	}
 	return nil
 }
@@ -83,6 +107,9 @@ type common struct {
 	haAddr    string
 	logLevel  string
 	logFormat string
+	allow     list
+	tel       telemetry.Config
+	otlpProto string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -99,12 +126,20 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.cfg.ForceEncap, "force-encap", true, "force UDP encapsulation of ESP")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level` on standard error: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format` on standard error: text or json")
+	fs.BoolVar(&c.cfg.Redirect.Disable, "no-redirect", false, "do not announce REDIRECT_SUPPORTED (RFC 5685): no gateway redirects us")
+	fs.BoolVar(&c.cfg.Redirect.Extensions, "redirect-extensions", false,
+		"announce the project's private redirect extensions (targets with a port, handover tickets): for our own home agents")
+	fs.Var(&c.allow, "redirect-allow", "`gateway` (address, prefix, name or .suffix) a redirect or Home Agent Switch may send us to (repeatable; default any)")
+	fs.StringVar(&c.tel.OTLPEndpoint, "otlp-endpoint", "", "send spans over OTLP to `host:port` or an http(s) URL (default: no tracing)")
+	fs.StringVar(&c.otlpProto, "otlp-protocol", string(telemetry.ProtocolHTTP), "OTLP `transport`: http or grpc")
+	fs.BoolVar(&c.tel.Insecure, "otlp-insecure", false, "OTLP without TLS to a host:port endpoint (a URL's scheme decides on its own)")
 }
 
 // finish checks the shared flags and fills in cfg.
 func (c *common) finish() error {
 	c.cfg.HANATTPort = uint16(c.natt)
 	c.cfg.RemoteTS = c.remoteTS
+	c.cfg.Redirect.Allow = c.allow
 	if c.haAddr != "" {
 		a, err := netip.ParseAddr(c.haAddr)
 		if err != nil {
@@ -136,7 +171,37 @@ func (c *common) finish() error {
 	default:
 		return fmt.Errorf("--log-format: %q is neither text nor json", c.logFormat)
 	}
+	c.tel.ServiceName = "mip6ha-mnclient"
+	c.tel.OTLPProtocol = telemetry.Protocol(c.otlpProto)
+	c.tel.ExportDelay = time.Second // a client has few spans: show them soon
+	if err := c.tel.Validate(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// startTelemetry exports the client's spans when --otlp-endpoint is given
+// (service mip6ha-mnclient, instance = instance); the returned function
+// flushes and stops the export.
+func (c *common) startTelemetry(instance string) (stop func(), err error) {
+	if c.tel.OTLPEndpoint == "" {
+		return func() {}, nil
+	}
+	c.tel.ServiceInstance = instance
+	c.tel.LogOutput = io.Discard // the client logs through its own logger
+	tel, err := telemetry.Setup(context.Background(), c.tel)
+	if err != nil {
+		return nil, err
+	}
+	otel.SetErrorHandler(telemetry.ErrorHandler(c.cfg.Logger))
+	c.cfg.TracerProvider = tel.TracerProvider()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(ctx); err != nil {
+			c.cfg.Logger.Warn("spans not all exported", "err", err)
+		}
+	}, nil
 }
 
 func fail(err error) int {
@@ -173,6 +238,11 @@ func attach(args []string) int {
 		c.cfg.HoA = a
 	}
 	c.cfg.Events = mnclient.JSONLines(os.Stdout)
+	stopTelemetry, err := c.startTelemetry(c.cfg.ID)
+	if err != nil {
+		return fail(err)
+	}
+	defer stopTelemetry()
 	client, err := mnclient.New(c.cfg)
 	if err != nil {
 		return fail(err)

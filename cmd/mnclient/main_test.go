@@ -33,6 +33,12 @@ func TestUsageErrors(t *testing.T) {
 		{"bulk with a bad log level", bulk, []string{"--ha", "2001:db8:1::1", "--psk-file", good, "--count", "1", "--log-level", "loud"}},
 		{"bulk with a bad home agent address", bulk, []string{"--ha", "2001:db8:1::1", "--psk-file", good, "--count", "1", "--ha-addr", "x"}},
 		{"attach with a bad log format", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good, "--log-format", "xml"}},
+		{"attach with a bad OTLP transport", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good,
+			"--otlp-endpoint", "127.0.0.1:4318", "--otlp-protocol", "udp"}},
+		{"attach with a bad OTLP endpoint", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good,
+			"--otlp-endpoint", "ftp://collector"}},
+		{"attach with a bad redirect allow-list entry", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good,
+			"--redirect-allow", "not a gateway/"}},
 	} {
 		if got := c.run(c.args); got != 2 {
 			t.Errorf("%s: status %d, want 2", c.name, got)

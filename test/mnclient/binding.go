@@ -1,10 +1,12 @@
 package mnclient
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
 
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/mip6"
 )
@@ -73,6 +75,7 @@ func (c *Client) register(now time.Time) {
 	}
 	c.bind.registered, c.bind.accepted = true, false
 	c.bind.lastCoA, c.bind.started = c.bind.coa, now
+	c.attachRegistering()
 }
 
 // driveBindings sends the Binding Updates the binding update list has
@@ -94,9 +97,26 @@ func (c *Client) driveBindings(now time.Time) bool {
 // onBindingEvent reacts to an event of the binding update list and
 // reports it.
 func (c *Client) onBindingEvent(now time.Time, e mip6.MNEvent) {
+	if c.onHandoverBinding(now, e) {
+		return
+	}
 	ev := Event{Time: now, Address: e.HoA.String(), HomeAgent: e.HA.String()}
 	if entry, ok := c.bul.Entry(e.HoA, e.HA); ok {
 		ev.Sequence = int(entry.Sequence)
+	}
+	if e.HA != c.haAddr && e.Kind != mip6.MNSwitchRequested {
+		// An entry with a home agent we have left or not reached yet: its
+		// events change nothing of the current binding.
+		switch e.Kind {
+		case mip6.MNDeregistered:
+			ev.Event, ev.StatusCode, ev.Status = EventDeregistered, int(e.Status), e.Status.String()
+		case mip6.MNNoResponse:
+			ev.Event = EventBindingNoResponse
+		default:
+			return
+		}
+		c.emit(ev)
+		return
 	}
 	switch e.Kind {
 	case mip6.MNRegistered:
@@ -107,13 +127,17 @@ func (c *Client) onBindingEvent(now time.Time, e mip6.MNEvent) {
 			ev.CoA = c.bind.lastCoA.String()
 		}
 		c.bind.accepted = true
+		if c.attach != nil && c.attach.bu != nil {
+			c.attach.bu.SetAttributes(telemetry.KeyStatus.Int64(int64(e.Status)))
+			c.endAttach(telemetry.ResultOK, nil)
+		}
 		ev.Lifetime = int(e.Lifetime / time.Second)
 		ev.StatusCode, ev.Status = int(e.Status), e.Status.String()
 		ev.KeyManagement = e.KeyManagementMobility
 		if e.NAT != nil {
 			ev.NATKeepalive = int(e.NAT.RefreshTime)
 		}
-		c.setStatus(func(st *Status) { st.Bound = true })
+		c.setStatus(func(st *Status) { st.Bound, st.HomeAgent = true, e.HA })
 	case mip6.MNRejected:
 		ev.Event, ev.StatusCode, ev.Status = EventBindingRejected, int(e.Status), e.Status.String()
 		c.setStatus(func(st *Status) { st.Bound = false })
@@ -134,6 +158,7 @@ func (c *Client) onBindingEvent(now time.Time, e mip6.MNEvent) {
 		for _, a := range e.Addresses {
 			ev.Addresses = append(ev.Addresses, a.String())
 		}
+		c.startHandover(now, e, &ev)
 	case mip6.MNBindingError:
 		ev.Event, ev.From, ev.StatusCode = EventBindingError, e.From.String(), int(e.BEStatus)
 	default:
@@ -183,6 +208,9 @@ func (c *Client) followCareOfAddress(now time.Time, force bool) error {
 		c.log.Info("care-of address changed", "coa", coa.String(), "old", old.String())
 		c.emit(Event{Time: now, Event: EventCareOfAddressChanged, CoA: coa.String(), OldCoA: addrString(old)})
 	}
+	if p := c.hand.phase; (p == handoverConnecting || p == handoverRegistering) && !c.detach.asked {
+		return c.handoverMoved(now)
+	}
 	s := c.cur
 	if s == nil || s.sa.State() != ike.StateEstablished || c.detach.asked {
 		return nil
@@ -217,6 +245,7 @@ func addrString(a netip.Addr) string {
 // else (or once it is acknowledged, or after DetachTimeout) the IKE Delete.
 func (c *Client) startDetach(now time.Time) {
 	c.detach.asked = true
+	c.abandonHandover(now, errors.New("detaching"), true)
 	c.detach.deadline = now.Add(c.cfg.DetachTimeout)
 	if c.bind.registered && c.cur != nil && c.cur.sa.State() == ike.StateEstablished {
 		if err := c.bul.Deregister(now, c.bind.hoa, c.haAddr); err == nil {

@@ -379,7 +379,9 @@ func TestDetachWithoutDeregistrationAnswer(t *testing.T) {
 
 // TestHomeAgentSwitchEvent: a Home Agent Switch (RFC 5142) from the
 // node's home agent is reported with the home agents it names, and the
-// binding update list deregisters (no Binding Refresh Advice: at once).
+// binding update list deregisters (no Binding Refresh Advice: at once,
+// while the node is still setting up its IKE SA with the new home agent,
+// which here never answers).
 func TestHomeAgentSwitchEvent(t *testing.T) {
 	needNetns(t)
 	ha := startFakeHA(t, fakeHAConfig{})
@@ -392,7 +394,7 @@ func TestHomeAgentSwitchEvent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	events.wait(t, ctx, EventBindingAccepted, 1)
-	other := netip.MustParseAddr("2001:db8:1::2")
+	other := netip.MustParseAddr("2001:db8:ff::3") // on the test link, silent
 	now := time.Now()
 	if err := ha.mip.Switch(now, c.Status().HoA, []netip.Addr{other}, 0); err != nil {
 		t.Fatal(err)

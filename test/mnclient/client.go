@@ -54,7 +54,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mip6ha/mip6ha/homeagent/dataplane"
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 	"github.com/mip6ha/mip6ha/mip6"
@@ -134,6 +137,10 @@ type Config struct {
 	// Redirect says how RFC 5685 redirects are announced and followed.
 	Redirect RedirectConfig
 
+	// TracerProvider receives the client's spans (telemetry.go): one per
+	// attachment and one per move to another home agent, joined to the
+	// home agents' trace of the move (default: none recorded).
+	TracerProvider trace.TracerProvider
 	// Logger receives the client's log lines (default: discard).
 	Logger *slog.Logger
 	// Events receives the client's events, on Run's goroutine; it must
@@ -183,6 +190,10 @@ type Client struct {
 	timer    *time.Timer
 	detach   detachState
 	redir    redirectState
+	offer    handoverOffer // of the last Home Agent Switch
+	hand     handoverState // the move to another home agent under way
+	attach   *attachTrace  // the first attachment's spans, until it ends
+	retiring []*session    // IKE SAs to end after the current round (retireLater)
 	result   error
 
 	mu   sync.Mutex // guards what the getters read
@@ -191,10 +202,12 @@ type Client struct {
 
 // Status is a snapshot of a client's state.
 type Status struct {
-	HoA      netip.Addr // from CFG_REPLY
-	CoA      netip.Addr // our outer address towards the home agent
-	Attached bool       // the IKE SA is established
-	Bound    bool       // the home agent accepted our binding
+	HoA netip.Addr // from CFG_REPLY
+	CoA netip.Addr // our outer address towards the home agent
+	// HomeAgent is the home agent that last accepted our binding.
+	HomeAgent netip.Addr
+	Attached  bool // the IKE SA is established
+	Bound     bool // the home agent accepted our binding
 	// IKEDrops counts IKE datagrams dropped because Run's queue was full.
 	IKEDrops uint64
 }
@@ -495,12 +508,19 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 
 	now := time.Now()
+	c.startAttachSpan()
+	defer func() {
+		c.endAttach(telemetry.ResultError, errors.New("client stopped before the attachment completed"))
+		c.abandonHandover(time.Now(), errors.New("client stopped"), true)
+	}()
 	s, err := c.startSession(now, c.ha, &c.ikeCfg)
 	if err != nil {
+		c.endAttach(telemetry.ResultError, err)
 		c.emit(Event{Event: EventError, Error: err.Error()})
 		return err
 	}
 	c.cur = s
+	c.attachSession(s)
 	stop := ctx.Done()
 	for {
 		c.process(time.Now())
@@ -514,7 +534,7 @@ func (c *Client) Run(ctx context.Context) error {
 		case dg := <-c.ikeIn:
 			c.receiveIKE(time.Now(), dg)
 		case pkt := <-c.mobility:
-			c.bul.Receive(time.Now(), pkt)
+			c.receiveMobility(time.Now(), pkt)
 		case f := <-c.cmds:
 			f(time.Now())
 		case <-c.timer.C:
@@ -655,6 +675,7 @@ func (c *Client) tick(now time.Time) {
 		c.bul.Tick(now)
 	}
 	c.detachTick(now)
+	c.handoverTick(now)
 }
 
 // process carries out what the sessions and the binding update list have
@@ -678,6 +699,11 @@ func (c *Client) process(now time.Time) {
 		if c.driveBindings(now) {
 			busy = true
 		}
+		for _, s := range c.retiring {
+			retire(s, now)
+			busy = true
+		}
+		c.retiring = c.retiring[:0]
 	}
 	c.flush()
 	c.arm()
@@ -696,6 +722,7 @@ func (c *Client) arm() {
 	}
 	earliest(c.bul.NextDeadline())
 	earliest(c.detach.deadline)
+	earliest(c.hand.deadline)
 	c.timer.Stop()
 	if !at.IsZero() {
 		c.timer.Reset(max(time.Until(at), 0))

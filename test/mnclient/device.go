@@ -38,6 +38,7 @@ type mobilityDevice struct {
 	inject  func(pkt []byte) error
 	deliver chan<- []byte // Mobility Header packets, copied; full: dropped
 	dropped atomic.Uint64
+	gaps    gapMeter // the interruption of a move (handover.go)
 }
 
 // Write implements dataplane.Device. The common case, a batch without any
@@ -50,6 +51,7 @@ func (d *mobilityDevice) Write(pkts [][]byte) (int, error) {
 			continue
 		}
 		if start < i {
+			d.gaps.delivered()
 			k, err := d.Device.Write(pkts[start:i])
 			n += k
 			if err != nil {
@@ -65,9 +67,11 @@ func (d *mobilityDevice) Write(pkts [][]byte) (int, error) {
 		start = i + 1
 	}
 	if start == 0 {
+		d.gaps.delivered()
 		return d.Device.Write(pkts)
 	}
 	if start < len(pkts) {
+		d.gaps.delivered()
 		k, err := d.Device.Write(pkts[start:])
 		n += k
 		if err != nil {

@@ -37,6 +37,15 @@ const (
 	EventDeregistered         = "deregistered"            // the deregistration (lifetime 0) was acknowledged (Status)
 	EventHomeAgentSwitch      = "home_agent_switch"       // a Home Agent Switch arrived (From, Addresses)
 	EventCareOfAddressChanged = "care_of_address_changed" // our outer address towards the home agent changed (CoA, OldCoA)
+
+	// EventSwitched ends a make-before-break move to another home agent
+	// after a Home Agent Switch (handover.go): From and To are the old and
+	// the new home agent, Address the home address kept, Remote the new
+	// home agent's IKE endpoint, DurationMS the time from the Home Agent
+	// Switch to the deregistration at the old home agent, GapMS the longest
+	// time without an inner packet delivered to the node meanwhile, TraceID
+	// the move's trace.
+	EventSwitched = "switched"
 )
 
 // Event is one line of the client's event stream: a JSON object whose
@@ -89,6 +98,13 @@ type Event struct {
 	Stage  string `json:"stage,omitempty"`
 	To     string `json:"to,omitempty"`
 	Target string `json:"target,omitempty"`
+
+	// Moves (EventHomeAgentSwitch, EventSwitched): how long the switch
+	// took, the longest time without inner packets during it, and the
+	// move's trace (W3C trace ID, 32 hex digits).
+	DurationMS float64 `json:"duration_ms,omitempty"`
+	GapMS      float64 `json:"gap_ms,omitempty"`
+	TraceID    string  `json:"trace_id,omitempty"`
 
 	TUN    string `json:"tun,omitempty"`
 	Reason string `json:"reason,omitempty"`

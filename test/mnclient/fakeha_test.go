@@ -37,6 +37,9 @@ type fakeHA struct {
 	assigned map[netip.Addr]string // HoA -> identity
 	results  []mip6.Result
 
+	// ikeEvents receives the runtime's IKE events (full: dropped).
+	ikeEvents chan ike.Event
+
 	// mute drops this many Binding Updates before answering.
 	mute atomic.Int32
 	data chan []byte // inner packets that are not Mobility Header
@@ -50,6 +53,12 @@ type fakeHAConfig struct {
 	// set, runs the creation of its sockets in another network namespace.
 	addr    netip.Addr
 	inNetns func(func() error) error
+	// standardPorts listens on the ports 500 and 4500 of addr (added to
+	// the test link), where a Home Agent Switch or a standard REDIRECT
+	// reaches it, instead of kernel-chosen ones.
+	standardPorts bool
+	// pool assigns the home addresses (default: a testPool of its own).
+	pool homeagent.AddressPool
 }
 
 func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
@@ -63,7 +72,10 @@ func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 	if cfg.inNetns == nil {
 		cfg.inNetns = func(f func() error) error { return f() }
 	}
-	h := &fakeHA{t: t, dev: tuntest.New(1024), assigned: map[netip.Addr]string{},
+	if cfg.pool == nil {
+		cfg.pool = &testPool{byID: map[string]netip.Addr{}}
+	}
+	h := &fakeHA{t: t, dev: tuntest.New(1024), assigned: map[netip.Addr]string{}, ikeEvents: make(chan ike.Event, 256),
 		data: make(chan []byte, 1024), quit: make(chan struct{}), done: make(chan struct{})}
 	var hp []mip6.HomePrefix
 	for _, p := range cfg.homePrefixes {
@@ -77,12 +89,16 @@ func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 	rc := homeagent.DefaultConfig()
 	rc.Listen = []string{cfg.addr.String()}
 	rc.IKEPort, rc.NATTPort = 0, 0
+	if cfg.standardPorts {
+		addHAAddress(t, cfg.addr)
+		rc.IKEPort, rc.NATTPort = 500, 4500
+	}
 	rc.Identity = "ha.example.net"
 	rc.Shards = 1
 	err = cfg.inNetns(func() (err error) {
 		h.rt, err = homeagent.New(rc, homeagent.Options{
 			Device:    h.dev,
-			Addresses: &testPool{byID: map[string]netip.Addr{}},
+			Addresses: cfg.pool,
 			PSKs:      []homeagent.PSK{{Identity: "*", Secret: []byte(testPSK)}},
 			Observer:  h.observe,
 		})
@@ -110,6 +126,10 @@ func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 }
 
 func (h *fakeHA) observe(e homeagent.Event) {
+	select {
+	case h.ikeEvents <- e.IKE:
+	default:
+	}
 	if a, ok := e.IKE.(ike.AddressAssigned); ok && !a.ToUs && a.Assignment.IPv6.IsValid() {
 		h.mu.Lock()
 		h.assigned[a.Assignment.IPv6.Addr()] = a.Peer.String()

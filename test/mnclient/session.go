@@ -15,8 +15,12 @@ import (
 // session is one IKE SA with one gateway and the dataplane SAs of its
 // CHILD_SAs.
 type session struct {
-	sa  *ike.SA
-	gw  netip.AddrPort
+	sa *ike.SA
+	gw netip.AddrPort
+	// bu is where the Binding Updates to this session's home agent go,
+	// when it is not the client's current home agent (a move's new one):
+	// its outbound SAs keep a host route for it (pin).
+	bu  netip.Addr
 	in  map[uint32]*dataplane.SA // by InSPI
 	out map[uint32]*dataplane.SA // by OutSPI
 }
@@ -90,7 +94,13 @@ func (c *Client) drive(s *session, now time.Time) {
 
 // onIKEEvent reacts to an event of a session's IKE SA and reports it.
 func (c *Client) onIKEEvent(now time.Time, s *session, e ike.Event) {
+	c.attachEvent(now, s, e)
+	c.onHandoverIKE(now, s, e)
+	cur := c.cur
 	c.onRedirectEvent(now, s, e)
+	if c.cur != cur && c.cur != nil && c.attach != nil {
+		c.attachSession(c.cur) // a redirect at IKE_SA_INIT or IKE_AUTH: the attachment goes on there
+	}
 	switch x := e.(type) {
 	case ike.IKEUp:
 		if s == c.cur {
@@ -133,7 +143,7 @@ func (c *Client) apply(s *session, op ike.ChildOp) error {
 	ch := op.Child
 	switch op.Kind {
 	case ike.InstallInbound:
-		sa, err := espSA(ch, dataplane.Inbound)
+		sa, err := espSA(ch, dataplane.Inbound, netip.Addr{})
 		if err != nil {
 			return err
 		}
@@ -142,7 +152,7 @@ func (c *Client) apply(s *session, op ike.ChildOp) error {
 		}
 		s.in[ch.InSPI] = sa
 	case ike.InstallOutbound:
-		sa, err := espSA(ch, dataplane.Outbound)
+		sa, err := espSA(ch, dataplane.Outbound, c.pin(s, ch))
 		if err != nil {
 			return err
 		}
@@ -150,7 +160,8 @@ func (c *Client) apply(s *session, op ike.ChildOp) error {
 			return err
 		}
 		s.out[ch.OutSPI] = sa
-		c.addRoutes(s, sa.RemoteTS())
+		c.keepTraffic(s)
+		c.addRoutes(s, prefixesOf(ch.RemoteTS))
 		if op.Replaces != 0 && op.Replaces != ch.OutSPI {
 			c.removeOutbound(s, op.Replaces)
 		}
@@ -228,10 +239,38 @@ func (c *Client) delRoutes(ps []netip.Prefix) {
 
 var errUnsupportedChild = errors.New("CHILD_SA not supported by the user-space dataplane")
 
+// pin returns the address an outbound SA of session s must keep a host
+// route for in the dataplane (invalid: none): the address of the
+// session's home agent, where its Binding Updates go, when the CHILD_SA's
+// remote selectors cover it. While a node moves to another home agent it
+// has two CHILD_SAs whose selectors cover every address; the host routes
+// keep each home agent's Binding Updates on its own SA (RFC 4877 §4: they
+// must arrive through the SA with that home agent), whichever SA carries
+// the node's other traffic.
+func (c *Client) pin(s *session, ch ike.ChildSA) netip.Addr {
+	if c.cfg.NoBinding {
+		return netip.Addr{}
+	}
+	a := s.bu
+	if !a.IsValid() && s == c.cur {
+		a = c.haAddr
+	}
+	if !a.IsValid() {
+		return netip.Addr{}
+	}
+	for _, p := range prefixesOf(ch.RemoteTS) {
+		if p.Contains(a) {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
 // espSA translates one half of a CHILD_SA into a dataplane SA. The
 // outbound half sends from an unspecified address (the kernel's choice of
-// source towards the peer), so it follows our care-of address.
-func espSA(c ike.ChildSA, dir dataplane.Direction) (*dataplane.SA, error) {
+// source towards the peer), so it follows our care-of address; pin, if
+// valid, is an address its routes get as a host route (Client.pin).
+func espSA(c ike.ChildSA, dir dataplane.Direction, pin netip.Addr) (*dataplane.SA, error) {
 	var cfg dataplane.SAConfig
 	switch {
 	case !c.Encap:
@@ -257,6 +296,9 @@ func espSA(c ike.ChildSA, dir dataplane.Direction) (*dataplane.SA, error) {
 	} else {
 		cfg.SPI, cfg.KeyMaterial = c.OutSPI, c.OutKey
 		cfg.Local = unpinned(c.Local, c.Local.Port())
+		if host := netip.PrefixFrom(pin, pin.BitLen()); pin.IsValid() && !slices.Contains(cfg.RemoteTS, host) {
+			cfg.RemoteTS = append(cfg.RemoteTS, host)
+		}
 	}
 	return dataplane.NewSA(cfg)
 }
