@@ -288,7 +288,8 @@ var ikeFields = []string{
 	"isakmp.notify.data.redirect.gw_ident.type", "isakmp.notify.data.redirect.gw_ident.len",
 	"isakmp.notify.data.redirect.new_resp_gw_ident.ipv6", "isakmp.notify.data.redirect.new_resp_gw_ident.fqdn",
 	"isakmp.notify.data.redirect.nonce_data", "isakmp.notify.data.redirect.org_resp_gw_ident.ipv6",
-	"isakmp.id.type", "isakmp.auth.method", "isakmp.prop.number", "isakmp.ts.type", "isakmp.cfg.type",
+	"isakmp.id.type", "isakmp.auth.method", "isakmp.prop.number", "isakmp.ts.type", "isakmp.cfg.type", "isakmp.delete.protoid",
+	"isakmp.key_exchange.dh_group",
 }
 
 // ikeMessages decodes the IKE messages of a capture (decrypted with prefs).

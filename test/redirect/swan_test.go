@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,4 +287,47 @@ func countsText(a map[string]any) string {
 		fmt.Fprintf(&b, "%v %v %v\n", m["Stage"], m["Reason"], m["Count"])
 	}
 	return b.String()
+}
+
+// TestRedirectOneRoundTripUnderCookiesAndWrongGroup: ha1 demands COOKIEs
+// from everyone (ike.cookie_threshold -1) and accepts only Curve25519,
+// while strongSwan guesses P-256 in its first KE. ha1 still redirects it in
+// one round trip: one IKE_SA_INIT request, one answer holding only the
+// REDIRECT, no COOKIE and no INVALID_KE_PAYLOAD (the redirect decision
+// comes first and costs no D-H). strongSwan gets its SAs at ha2.
+func TestRedirectOneRoundTripUnderCookiesAndWrongGroup(t *testing.T) {
+	t.Parallel()
+	l := newSwanLab(t)
+	ctx := ctxFor(t, 90*time.Second)
+	l.startHA2(t, ctx)
+	startHA(t, ctx, l.tp.HA1, haOptions{member: "ha1", unicast: l.ha1, hostRange: hostRanges[0],
+		ike:   "  cookie_threshold: -1\n  proposals: [\"aes256gcm16-prfsha256-x25519\"]\n",
+		labha: append(l.members(), "--draining")})
+	swan := startSwan(t, ctx, l.tp.MN, l.ha1, interop.CharonOptions{}, "aes256gcm16-prfsha256-ecp256-x25519")
+	if err := swan.Initiate(ctx, swanConn, "home"); err != nil {
+		t.Fatal(err)
+	}
+	pingThrough(t, ctx, l.tp.MN, swan, l.ha2)
+	msgs := l.messages(t, ctx)
+	checkNoPrivateUse(t, msgs)
+	var withHA1 []tshark.Packet
+	for _, m := range msgs {
+		if m.Value("ipv6.src") == l.ha1.String() || m.Value("ipv6.dst") == l.ha1.String() {
+			withHA1 = append(withHA1, m)
+		}
+	}
+	if len(withHA1) != 2 {
+		t.Fatalf("%d messages with ha1, want one request and one answer: %v", len(withHA1), withHA1)
+	}
+	req, ans := withHA1[0], withHA1[1]
+	if req.Value("isakmp.flag_r") == "1" || ans.Value("isakmp.flag_r") != "1" || !hasNotify(ans, nRedirect) ||
+		!slices.Equal(ans.Values("isakmp.notify.msgtype"), []string{nRedirect}) {
+		t.Errorf("exchange with ha1: %v then %v; want the request, then an answer with only REDIRECT", req, ans)
+	}
+	if ans.Value("isakmp.notify.data.redirect.nonce_data") != req.Value("isakmp.nonce") {
+		t.Error("REDIRECT does not echo the request's Ni")
+	}
+	if g := req.Value("isakmp.key_exchange.dh_group"); g != "19" {
+		t.Errorf("strongSwan's first KE is group %s, want 19 (P-256), which ha1 does not accept", g)
+	}
 }
