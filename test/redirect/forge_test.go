@@ -57,7 +57,9 @@ func TestRedirectForgedNonceIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := forgedRedirect(t, spi)
-	if err := inHost(tp.R, func() error { return sendSpoofed(netip.AddrPortFrom(haAddr, 500), netip.AddrPortFrom(mnAddr, mnPort), forged) }); err != nil {
+	if err := inHost(tp.R, func() error {
+		return sendSpoofed(netip.AddrPortFrom(haAddr, 500), netip.AddrPortFrom(mnAddr, mnPort), forged)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := lab.Poll(ctx, "the forged REDIRECT at the client", func(context.Context) error {
@@ -153,4 +155,3 @@ func sendSpoofed(from, to netip.AddrPort, payload []byte) error {
 	}
 	return nil
 }
-
