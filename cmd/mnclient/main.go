@@ -108,6 +108,7 @@ type common struct {
 	logLevel  string
 	logFormat string
 	allow     list
+	reattach  list
 	tel       telemetry.Config
 	otlpProto string
 }
@@ -130,6 +131,12 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.cfg.Redirect.Extensions, "redirect-extensions", false,
 		"announce the project's private redirect extensions (targets with a port, handover tickets): for our own home agents")
 	fs.Var(&c.allow, "redirect-allow", "`gateway` (address, prefix, name or .suffix) a redirect or Home Agent Switch may send us to (repeatable; default any)")
+	fs.BoolVar(&c.cfg.Reattach.Enable, "reattach", false,
+		"attach again, keeping the home address, when the home agent is lost (its IKE SA ended without our asking)")
+	fs.Var(&c.reattach, "reattach-ha", "more home agent `HOST[:PORT]`s to try when re-attaching, after --ha (repeatable)")
+	fs.DurationVar(&c.cfg.LivenessInterval, "liveness", 0, "check the home agent is alive after this `long` without IKE messages (default: never)")
+	fs.DurationVar(&c.cfg.Retransmit.Timeout, "ike-timeout", 0, "first IKE retransmission `timeout` (default 4s, growing 1.8 times)")
+	fs.IntVar(&c.cfg.Retransmit.Tries, "ike-tries", 0, "IKE retransmissions before a request fails (default 5)")
 	fs.StringVar(&c.tel.OTLPEndpoint, "otlp-endpoint", "", "send spans over OTLP to `host:port` or an http(s) URL (default: no tracing)")
 	fs.StringVar(&c.otlpProto, "otlp-protocol", string(telemetry.ProtocolHTTP), "OTLP `transport`: http or grpc")
 	fs.BoolVar(&c.tel.Insecure, "otlp-insecure", false, "OTLP without TLS to a host:port endpoint (a URL's scheme decides on its own)")
@@ -140,6 +147,10 @@ func (c *common) finish() error {
 	c.cfg.HANATTPort = uint16(c.natt)
 	c.cfg.RemoteTS = c.remoteTS
 	c.cfg.Redirect.Allow = c.allow
+	c.cfg.Reattach.HAs = c.reattach
+	if c.cfg.Retransmit.Timeout < 0 || c.cfg.Retransmit.Tries < 0 {
+		return errors.New("--ike-timeout and --ike-tries must not be negative")
+	}
 	if c.haAddr != "" {
 		a, err := netip.ParseAddr(c.haAddr)
 		if err != nil {

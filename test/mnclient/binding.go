@@ -138,6 +138,7 @@ func (c *Client) onBindingEvent(now time.Time, e mip6.MNEvent) {
 			ev.NATKeepalive = int(e.NAT.RefreshTime)
 		}
 		c.setStatus(func(st *Status) { st.Bound, st.HomeAgent = true, e.HA })
+		c.reattached()
 	case mip6.MNRejected:
 		ev.Event, ev.StatusCode, ev.Status = EventBindingRejected, int(e.Status), e.Status.String()
 		c.setStatus(func(st *Status) { st.Bound = false })
@@ -245,6 +246,7 @@ func addrString(a netip.Addr) string {
 // else (or once it is acknowledged, or after DetachTimeout) the IKE Delete.
 func (c *Client) startDetach(now time.Time) {
 	c.detach.asked = true
+	c.re.at = time.Time{}
 	c.abandonHandover(now, errors.New("detaching"), true)
 	c.detach.deadline = now.Add(c.cfg.DetachTimeout)
 	if c.bind.registered && c.cur != nil && c.cur.sa.State() == ike.StateEstablished {

@@ -136,6 +136,15 @@ type Config struct {
 	DetachTimeout time.Duration
 	// Redirect says how RFC 5685 redirects are announced and followed.
 	Redirect RedirectConfig
+	// Reattach says whether and where the client attaches again when it
+	// loses its home agent.
+	Reattach ReattachConfig
+	// LivenessInterval is how long the IKE SA may go without a message
+	// from the home agent before the client checks that it is alive with
+	// an empty INFORMATIONAL (RFC 7296 §2.4); Retransmit bounds the wait
+	// for the answer. 0: no checks (a dead home agent is noticed by the
+	// Binding Updates it leaves unanswered only).
+	LivenessInterval time.Duration
 
 	// TracerProvider receives the client's spans (telemetry.go): one per
 	// attachment and one per move to another home agent, joined to the
@@ -194,6 +203,7 @@ type Client struct {
 	hand     handoverState // the move to another home agent under way
 	attach   *attachTrace  // the first attachment's spans, until it ends
 	retiring []*session    // IKE SAs to end after the current round (retireLater)
+	re       reattachState
 	result   error
 
 	mu   sync.Mutex // guards what the getters read
@@ -269,6 +279,9 @@ func New(cfg Config) (*Client, error) {
 	if err := c.configureRedirect(); err != nil {
 		return nil, err
 	}
+	if err := c.configureReattach(); err != nil {
+		return nil, err
+	}
 	if err := c.openDataplane(); err != nil {
 		if c.keylog != nil {
 			c.keylog.Close()
@@ -309,20 +322,21 @@ func (c *Client) configureIKE() error {
 		remoteTS = append(remoteTS, wire.PrefixSelector(p))
 	}
 	c.ikeCfg = ike.Config{
-		Credentials:    creds,
-		PeerID:         creds.haID,
-		IKEProposals:   ikeProps,
-		ESPProposals:   espProps,
-		RemoteTS:       remoteTS,
-		Mode:           ike.Tunnel,
-		Request:        req,
-		RequireAddress: true,
-		ForceEncap:     c.cfg.ForceEncap,
-		PeerNATTPort:   c.cfg.HANATTPort,
-		InitialContact: true,
-		CertReqCAs:     creds.cas,
-		Retransmit:     c.cfg.Retransmit,
-		KeyLog:         keylog,
+		Credentials:      creds,
+		PeerID:           creds.haID,
+		IKEProposals:     ikeProps,
+		ESPProposals:     espProps,
+		RemoteTS:         remoteTS,
+		Mode:             ike.Tunnel,
+		Request:          req,
+		RequireAddress:   true,
+		ForceEncap:       c.cfg.ForceEncap,
+		PeerNATTPort:     c.cfg.HANATTPort,
+		InitialContact:   true,
+		CertReqCAs:       creds.cas,
+		Retransmit:       c.cfg.Retransmit,
+		LivenessInterval: c.cfg.LivenessInterval,
+		KeyLog:           keylog,
 	}
 	return nil
 }
@@ -524,7 +538,7 @@ func (c *Client) Run(ctx context.Context) error {
 	stop := ctx.Done()
 	for {
 		c.process(time.Now())
-		if c.cur == nil {
+		if c.cur == nil && !c.reattachPending() {
 			return c.result
 		}
 		select {
@@ -676,6 +690,7 @@ func (c *Client) tick(now time.Time) {
 	}
 	c.detachTick(now)
 	c.handoverTick(now)
+	c.reattachTick(now)
 }
 
 // process carries out what the sessions and the binding update list have
@@ -723,6 +738,7 @@ func (c *Client) arm() {
 	earliest(c.bul.NextDeadline())
 	earliest(c.detach.deadline)
 	earliest(c.hand.deadline)
+	earliest(c.re.at)
 	c.timer.Stop()
 	if !at.IsZero() {
 		c.timer.Reset(max(time.Until(at), 0))

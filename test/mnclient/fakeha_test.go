@@ -45,6 +45,9 @@ type fakeHA struct {
 	data chan []byte // inner packets that are not Mobility Header
 	quit chan struct{}
 	done chan struct{}
+	// stop ends the home agent (its runtime deletes its IKE SAs, telling
+	// the peers); the test's cleanup calls it too.
+	stop func()
 }
 
 type fakeHAConfig struct {
@@ -113,15 +116,19 @@ func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 	runDone := make(chan error, 1)
 	go func() { runDone <- h.rt.Run(ctx) }()
 	go h.serve()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runDone; err != nil {
-			t.Errorf("home agent runtime: %v", err)
-		}
-		close(h.quit)
-		<-h.done
-		h.dev.Close()
-	})
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-runDone; err != nil {
+				t.Errorf("home agent runtime: %v", err)
+			}
+			close(h.quit)
+			<-h.done
+			h.dev.Close()
+		})
+	}
+	t.Cleanup(h.stop)
 	return h
 }
 

@@ -427,3 +427,43 @@ func TestGapMeter(t *testing.T) {
 		t.Error("no delivery, yet a gap was measured")
 	}
 }
+
+// TestReattachKeepsHomeAddress: the node's home agent goes away (it
+// deletes the node's IKE SA as it stops); the node attaches again at the
+// next home agent of its list, asking for its home address, and registers
+// its binding there.
+func TestReattachKeepsHomeAddress(t *testing.T) {
+	needNetns(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	a1, a2 := netip.MustParseAddr("2001:db8:ff::27"), netip.MustParseAddr("2001:db8:ff::28")
+	pool := newRecordingPool()
+	ha1 := startFakeHA(t, fakeHAConfig{addr: a1, standardPorts: true, pool: pool})
+	startFakeHA(t, fakeHAConfig{addr: a2, standardPorts: true, pool: pool})
+	events := newEventLog()
+	cfg := ha1.clientConfig("mn-reattach@example.net", events)
+	cfg.HA, cfg.HANATTPort = netip.AddrPortFrom(a1, 500).String(), 0
+	cfg.Reattach = ReattachConfig{Enable: true, HAs: []string{netip.AddrPortFrom(a2, 500).String()}, Backoff: 50 * time.Millisecond}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runClient(t, c)
+	first := events.wait(t, ctx, EventBindingAccepted, 1)
+	ha1.stop()
+	re := events.wait(t, ctx, EventReattaching, 1)
+	if re.From != netip.AddrPortFrom(a1, 500).String() || re.To != netip.AddrPortFrom(a2, 500).String() || re.Address != first.Address {
+		t.Errorf("reattaching %+v", re)
+	}
+	second := events.wait(t, ctx, EventBindingAccepted, 2)
+	if second.HomeAgent != a2.String() || second.Address != first.Address {
+		t.Errorf("binding after re-attaching %+v, first %+v", second, first)
+	}
+	reqs := pool.requests()
+	if last := reqs[len(reqs)-1]; last.SuggestedIPv6.Addr().String() != first.Address {
+		t.Errorf("re-attachment asked for %v, want %s", last.SuggestedIPv6, first.Address)
+	}
+	if st := c.Status(); !st.Bound || st.HomeAgent != a2 {
+		t.Errorf("status %+v", st)
+	}
+}

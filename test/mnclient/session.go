@@ -129,7 +129,7 @@ func (c *Client) onIKEEvent(now time.Time, s *session, e ike.Event) {
 			c.resendAfterMove(now)
 		}
 	case ike.IKEDown:
-		if s == c.cur && !c.detach.asked && c.result == nil {
+		if s == c.cur && !c.lostHomeAgent(now, s, x) && !c.detach.asked && c.result == nil {
 			c.result = fmt.Errorf("%w: %v: %v", ErrDetached, x.Reason, x.Err)
 		}
 	}
