@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mip6ha/mip6ha/test/interop"
 	"github.com/mip6ha/mip6ha/test/lab"
 	"github.com/mip6ha/mip6ha/test/mnclient"
@@ -422,13 +420,7 @@ func inHost(host *lab.Host, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		fd, err := unix.Open(filepath.Join("/run/netns", host.Namespace()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		if err := setns(host); err != nil {
 			errc <- fmt.Errorf("setns %s: %w", host.Namespace(), err)
 			return
 		}
@@ -436,3 +428,6 @@ func inHost(host *lab.Host, f func() error) error {
 	}()
 	return <-errc
 }
+
+// osWriteFile writes a scratch file readable by its owner only.
+func osWriteFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -329,5 +330,51 @@ func TestRedirectOneRoundTripUnderCookiesAndWrongGroup(t *testing.T) {
 	}
 	if g := req.Value("isakmp.key_exchange.dh_group"); g != "19" {
 		t.Errorf("strongSwan's first KE is group %s, want 19 (P-256), which ha1 does not accept", g)
+	}
+}
+
+// TestRedirectStrongSwanNeverSeesExtensions: strongSwan does not announce
+// the project's private-use extensions, so it is never sent them. ha1 is
+// draining, but the only other member is reachable at a forwarded port
+// only: strongSwan cannot be sent there and is served by ha1. A redirect of
+// its established SA to that port is refused; one to ha2's address goes
+// out with GW Ident Type 2 and without the handover ticket ha1 would give
+// a client that announced the extensions. No private-use notify or GW
+// Ident Type ever appears on the wire.
+func TestRedirectStrongSwanNeverSeesExtensions(t *testing.T) {
+	t.Parallel()
+	l := newSwanLab(t)
+	ctx := ctxFor(t, 90*time.Second)
+	key := filepath.Join(l.tp.Lab.Dir(), "ticket.key")
+	if err := osWriteFile(key, "0x"+strings.Repeat("a5", 32)); err != nil {
+		t.Fatal(err)
+	}
+	forwarded := netip.AddrPortFrom(l.tp.West.Router.V6, 14500)
+	l.startHA2(t, ctx)
+	ha1 := startHA(t, ctx, l.tp.HA1, haOptions{member: "ha1", unicast: l.ha1, hostRange: hostRanges[0],
+		labha: []string{"--member", "ha1=" + l.ha1.String(), "--member", "ha2=" + forwarded.String(), "--draining",
+			"--ticket-key-file", key}})
+	swan := startSwan(t, ctx, l.tp.MN, l.ha1, interop.CharonOptions{}, "")
+	if err := swan.Initiate(ctx, swanConn, "home"); err != nil {
+		t.Fatal(err)
+	}
+	pingThrough(t, ctx, l.tp.MN, swan, l.ha1)
+	if a := ha1.command(ctx, "redirect "+swanID+" "+forwarded.String()); a["redirected"] != nil || !strings.Contains(fmt.Sprint(a["error"]), "cannot be redirected") {
+		t.Errorf("redirect to a forwarded port: %v, want refused", a)
+	}
+	if a := ha1.command(ctx, "redirect "+swanID+" "+l.ha2.String()); a["redirected"] != float64(1) {
+		t.Fatalf("labha: %v", a)
+	}
+	pingThrough(t, ctx, l.tp.MN, swan, l.ha2)
+	msgs := l.messages(t, ctx, ha1.keylog)
+	checkNoPrivateUse(t, msgs)
+	var info []tshark.Packet
+	for _, m := range msgs {
+		if m.Value("isakmp.exchangetype") == exInformational && hasNotify(m, nRedirect) {
+			info = append(info, m)
+		}
+	}
+	if len(info) != 1 || info[0].Value("isakmp.notify.data.redirect.gw_ident.type") != "2" {
+		t.Errorf("INFORMATIONAL REDIRECTs %v: want one, GW Ident Type 2", info)
 	}
 }
