@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -115,6 +118,7 @@ type member struct {
 	addr6 netip.Addr // home agent address for Binding Updates
 	link  *fakeLink
 	store *etcdstore.Store
+	tel   *telemetry.Telemetry
 }
 
 // start runs a member with cfg; it is stopped at cleanup.
@@ -140,7 +144,7 @@ func (l *clusterLab) start(cfg *config.Config) *member {
 		t.Fatal(err)
 	}
 	addrs := cfg.SelfMember().Addrs
-	m := &member{id: cfg.Cluster.MemberID, ip: addrs[0], addr6: addrs[1], link: l.segment.link(cfg.Cluster.MemberID), store: st,
+	m := &member{id: cfg.Cluster.MemberID, ip: addrs[0], addr6: addrs[1], link: l.segment.link(cfg.Cluster.MemberID), store: st, tel: tel,
 		svcNode: &svcNode{tun: tuntest.New(256), done: make(chan error, 1)}}
 	m.svc, err = NewService(cfg, ServiceOptions{Telemetry: tel, Device: m.tun, Store: st, VPNGrace: l.vpnGrace, HomeLink: m.link})
 	if err != nil {
@@ -184,6 +188,28 @@ func drain(ch <-chan []byte, stop <-chan struct{}) {
 func (m *member) peer(t *testing.T) Peer {
 	ikePort, nattPort := m.svc.rt.Ports()
 	return Peer{Remote: netip.AddrPortFrom(m.ip, ikePort), NATTPort: nattPort, ID: "ha.example"}
+}
+
+// metric returns the value of the Prometheus sample of m whose line
+// starts with name and contains every one of labels, or -1.
+func (m *member) metric(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for line := range strings.Lines(rec.Body.String()) {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		if !slices.ContainsFunc(labels, func(l string) bool { return !strings.Contains(line, l) }) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatalf("metric line %q", line)
+			}
+			return v
+		}
+	}
+	return -1
 }
 
 // awaitMembers waits until m's view holds exactly the members ids.

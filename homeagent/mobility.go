@@ -199,7 +199,7 @@ func (m *mobility) handle(ctx context.Context, p mhPacket) {
 	var span trace.Span
 	if _, h, _ := mh.ParsePacket(p.pkt); h != nil && h.Type() == mh.TypeBindingUpdate {
 		spanCtx := ctx
-		if arrived && !arr.bound && arr.trace != "" {
+		if arrived && !arr.served && arr.trace != "" {
 			spanCtx, _ = telemetry.ContextWithTraceparent(ctx, arr.trace)
 		}
 		ctx, span = s.tracer.Start(spanCtx, telemetry.SpanBindingUpdate, trace.WithAttributes(
@@ -283,8 +283,7 @@ func (m *mobility) apply(ctx context.Context, d *mip6.Decision, pr peer, remote 
 		if a&mip6.ActionDefendIPv4HoA != 0 && b.IPv4HoA.IsValid() && !departed {
 			m.defendFor(ctx, bh, b.IPv4HoA)
 		}
-		if arr, ok := s.mover.arrivalOf(b.HoA); ok && !arr.bound {
-			s.mover.markBound(b.HoA)
+		if arr, first := s.mover.served(ctx, b.HoA); first {
 			s.log.Info("node arrived: home address served here", "hoa", b.HoA.String(), "peer", b.Identity,
 				"from", arr.from, "takeover", arr.takeover, "after", time.Since(arr.at).Round(time.Millisecond).String())
 		}
@@ -534,6 +533,10 @@ func (m *mobility) checkVPN(ctx context.Context, id SAID) {
 	if len(held) > 0 {
 		m.s.log.Info("VPN-only peer (no Binding Update): its addresses are defended on the home link", "sa", id,
 			"peer", IdentityOf(pr.identity), "addrs", held)
+		if arr, first := m.s.mover.served(ctx, held[0]); first {
+			m.s.log.Info("node arrived: home address served here", "hoa", held[0].String(), "peer", IdentityOf(pr.identity),
+				"from", arr.from, "takeover", arr.takeover, "after", time.Since(arr.at).Round(time.Millisecond).String())
+		}
 	}
 }
 

@@ -196,8 +196,13 @@ type arrival struct {
 	// trace is the traceparent of the move's span (Transfer only): the
 	// node's first Binding Update here joins the move's trace.
 	trace string
-	// bound: the node's first Binding Update here was accepted.
-	bound bool
+	// movedAt is when the old member marked the lease moving (the lease's
+	// UpdatedAt then: the old member's clock), the start of the handover.
+	movedAt time.Time
+	// served: this member serves the address now (the node's first
+	// Binding Update here was accepted, or a VPN-only peer's address is
+	// defended).
+	served bool
 }
 
 func newMover(s *Service) (*mover, error) {
@@ -586,7 +591,7 @@ func (m *mover) forget(a netip.Addr) {
 func (m *mover) arrived(prev, l store.Lease) {
 	a := arrival{from: prev.Owner, at: time.Now(), takeover: !(prev.State == store.StateMoving && prev.MovingTo == l.Owner)}
 	if !a.takeover {
-		a.trace = l.TraceContext
+		a.trace, a.movedAt = l.TraceContext, prev.UpdatedAt
 	}
 	m.mu.Lock()
 	m.arrivals[l.HoA] = a
@@ -602,17 +607,29 @@ func (m *mover) arrivalOf(hoa netip.Addr) (arrival, bool) {
 	return a, ok
 }
 
-// markBound notes that the arrived node of hoa registered its binding here.
-func (m *mover) markBound(hoa netip.Addr) {
+// served notes that this member now serves the arrived address hoa: the
+// handover that brought it here is complete. The first time, it records
+// the handover's duration, from the moment the old member marked the lease
+// moving (its clock: the members' clocks must agree) until now. It
+// returns the arrival and whether this was the first time.
+func (m *mover) served(ctx context.Context, hoa netip.Addr) (arrival, bool) {
 	m.mu.Lock()
-	if a, ok := m.arrivals[hoa]; ok {
-		a.bound = true
+	a, ok := m.arrivals[hoa]
+	first := ok && !a.served
+	if first {
+		a.served = true
 		m.arrivals[hoa] = a
 	}
 	m.mu.Unlock()
+	if first && !a.movedAt.IsZero() {
+		m.s.metrics.RecordHandover(ctx, max(time.Since(a.movedAt), 0), telemetry.ResultOK)
+	}
+	return a, first
 }
 
-// end finishes a move's span and records its duration and result.
+// end finishes a move's span. The duration of a move that succeeded is
+// recorded by the new member, when it serves the address (served); one
+// that failed or lapsed is recorded here.
 func (m *mover) end(mv *move, result string, err error) {
 	if err != nil {
 		mv.span.RecordError(err)
@@ -620,7 +637,9 @@ func (m *mover) end(mv *move, result string, err error) {
 	}
 	mv.span.SetAttributes(telemetry.KeyResult.String(result))
 	mv.span.End()
-	m.s.metrics.RecordHandover(mv.ctx, time.Since(mv.started), result)
+	if result != telemetry.ResultOK {
+		m.s.metrics.RecordHandover(mv.ctx, time.Since(mv.started), result)
+	}
 	if mv.drain != nil {
 		mv.drain.finished(mv.identity, result == telemetry.ResultOK)
 	}

@@ -163,6 +163,14 @@ func TestMoveBoundNode(t *testing.T) {
 	}
 	hist.await(t, ctx, hoa, func(l store.Lease) bool { return l.Owner == "ha2" && l.State == store.StateBound })
 	checkSingleOwner(t, hist.of(hoa), false)
+	// The handover's duration is recorded once, by the member that serves
+	// the address now.
+	if n := ha2.metric(t, "mip6ha_handover_duration_seconds_count", `result="ok"`); n != 1 {
+		t.Errorf("ha2 recorded %v handovers, want 1", n)
+	}
+	if n := ha1.metric(t, "mip6ha_handover_duration_seconds_count"); n > 0 {
+		t.Errorf("ha1 recorded %v handovers, want none", n)
+	}
 
 	// Traffic for the home address goes through ha2 now.
 	ha2.tun.Outgoing <- udpPacket(innerAddr, hoa, "through ha2")
@@ -266,6 +274,13 @@ func TestMoveLapses(t *testing.T) {
 	}
 	if early := mv.Deadline.Sub(back.UpdatedAt); early > 100*time.Millisecond {
 		t.Errorf("move called off %v before its deadline", early)
+	}
+	for ha1.metric(t, "mip6ha_handover_duration_seconds_count", `result="timeout"`) != 1 {
+		select { // the mover records the lapse just after the store shows it
+		case <-ctx.Done():
+			t.Fatal("lapsed move not recorded as a timeout")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	ha1.tun.Outgoing <- udpPacket(innerAddr, hoa, "still through ha1")
 	mn.inbox.awaitData(t, ctx, innerAddr)
