@@ -225,8 +225,10 @@ func (c *cli) explainCommand() *cobra.Command {
 		Use:   "explain LOCATOR",
 		Short: "Explain where a client at LOCATOR (its outer address) would be served, and why",
 		Long: "Explain where a client at LOCATOR (its outer address after NAT) would be\n" +
-			"served: the placement decision and the scored table it was taken on. With\n" +
-			"--identity, the decision at IKE_AUTH, where the identity's lease counts.",
+			"served: the placement decision and the scored table it was taken on, on the\n" +
+			"live view of the cluster. With --identity, the decision at IKE_AUTH, where\n" +
+			"the identity's lease counts, or, for a node bound here, the re-evaluation of\n" +
+			"its binding from that locator.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var err error
