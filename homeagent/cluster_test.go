@@ -783,3 +783,47 @@ func BenchmarkClusterRebuild(b *testing.B) {
 		})
 	}
 }
+
+// TestRedirectAtAuthToLeaseOwner: the Redirector at IKE_AUTH asks the
+// store where the authenticated identity's lease lives (RFC 5685 §6): a
+// node that holds its home address at ha2 and contacts ha1 (nearer by its
+// locator, so kept at IKE_SA_INIT) is sent to ha2 once its AUTH verified,
+// and gets its address there.
+func TestRedirectAtAuthToLeaseOwner(t *testing.T) {
+	ctx := testContext(t)
+	lab := newClusterLab(t)
+	c1, c2 := lab.config("ha1", 1, "east"), lab.config("ha2", 2, "west")
+	for _, c := range []*config.Config{c1, c2} {
+		c.Cluster.Sites = []config.SitePrefix{{Prefix: "127.0.0.0/8", Site: "east"}}
+	}
+	ha1, ha2 := lab.start(c1), lab.start(c2)
+	ha1.awaitMembers(t, ctx, "ha1", "ha2")
+	// The node's first IKE SA, at ha2, from a client that does not
+	// announce redirect support (ha2 would send it to the nearer ha1).
+	first := mobileNode(t, "mn1.example", "127.0.0.58", Options{DisableRedirect: true})
+	_, hoa := first.attach(t, ctx, ha2.peer(t), netip.Addr{}, innerNet)
+
+	second := mobileNode(t, "mn1.example", "127.0.0.59", Options{})
+	if _, err := second.rt.Initiate(ctx, withRequest(ha1.peer(t))); err != nil {
+		t.Fatal(err)
+	}
+	var from int
+	rd := waitFor[ike.RedirectReceived](t, ctx, second.events, &from, nil)
+	if rd.Exchange != wire.ExchangeIKEAuth || rd.Target.Gateway != wire.GatewayAddr(ha2.ip) {
+		t.Fatalf("redirect %+v, want IKE_AUTH to %v", rd, ha2.ip)
+	}
+	if got := ha1.svc.rt.RedirectCounts(); !slices.Equal(got, []RedirectCount{{StageAuth, "lease-elsewhere", 1}}) {
+		t.Errorf("ha1's redirects %+v", got)
+	}
+	p := ha2.peer(t)
+	p.RedirectedFrom = &rd.From
+	if _, got := second.attach(t, ctx, p, netip.Addr{}, innerNet); got != hoa {
+		t.Errorf("ha2 assigned %v, the identity holds %v", got, hoa)
+	}
+}
+
+// withRequest returns p asking for an IPv6 home address.
+func withRequest(p Peer) Peer {
+	p.Request = ike.CPRequest{IPv6: true}
+	return p
+}
