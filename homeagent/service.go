@@ -390,7 +390,8 @@ func (s *Service) Run(ctx context.Context) error {
 	stopBackground := context.AfterFunc(ctx, s.bgCancel) // drains stop when shutdown begins
 	defer stopBackground()
 
-	s.log.Info("home agent started", "member", s.cfg.Cluster.MemberID, "home_prefix", s.pool.Prefix().String(),
+	s.log.Info("home agent started", "member", s.cfg.Cluster.MemberID, "site", s.cfg.Cluster.Site,
+		"addresses", fmt.Sprint(s.cfg.Cluster.Addresses), "home_prefix", s.pool.Prefix().String(),
 		"home_link", s.cfg.Home.Interface, "store", s.cfg.Store.Backend, "admin", s.cfg.Admin.Listen)
 	err := s.rt.Run(ctx) // deletes every IKE SA when ctx ends
 	s.log.Info("home agent stopping: ending bindings, withdrawing the home link's entries")
