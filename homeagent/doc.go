@@ -14,6 +14,21 @@
 // docs/architecture.md draws the flows; docs/operations.md is the
 // operator's view.
 //
+// # The cluster
+//
+// With the etcd store, several Services form one cluster (docs/cluster.md).
+// Each publishes its member record (addresses, site, capacity, live load,
+// health, draining) and follows the others' through the store's watch into
+// its placement view (package policy), on which the Redirector, explain,
+// re-evaluation of bindings, moves and drains decide. A move of a node to
+// another member is make-before-break: the lease is marked moving, the
+// node is told (a Home Agent Switch with a HandoverOption, or an
+// INFORMATIONAL REDIRECT for a VPN-only peer), the new member transfers the
+// lease by compare-and-swap when the node arrives and defends the address
+// when it accepts its Binding Update, and the old member sees the lease
+// change in its lease watch. A member whose record lapsed loses its leases
+// to the members its nodes return to (takeover).
+//
 // # The IKE runtime
 //
 // Runtime drives IKE SAs (package ike, sans-I/O) over the user-space
