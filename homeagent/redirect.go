@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mip6ha/mip6ha/homeagent/dataplane"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 	"github.com/mip6ha/mip6ha/policy"
@@ -392,4 +393,40 @@ func (rt *Runtime) RedirectPeer(ctx context.Context, peer ike.ID, target ike.Red
 		return 0, fmt.Errorf("%w: no established IKE SA of %v", ErrNoSA, peer)
 	}
 	return n, errors.Join(errs...)
+}
+
+// redirectAtOnce answers a first IKE_SA_INIT request with REDIRECT on the
+// socket goroutine that read it, when the Redirector (or an anycast
+// address) sends the client elsewhere: the answer is stateless (RFC 5685
+// §3), so it needs no shard, and the whole batch of answers leaves in one
+// write. Other requests, and every request of a runtime that redirects
+// nobody, go to their shard.
+func (rt *Runtime) redirectAtOnce(s *shard, dg ike.Datagram) (dataplane.Datagram, bool) {
+	rr := rt.redirect
+	if rr == nil || rr.redirector == nil && len(rr.anycast) == 0 {
+		return dataplane.Datagram{}, false
+	}
+	res, ok := s.responder.Redirect(time.Now(), dg)
+	if !ok {
+		return dataplane.Datagram{}, false
+	}
+	if rt.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.logMessage("IKE message received", dg)
+		s.logMessage("IKE message sent", res.Reply)
+	}
+	local := res.Reply.Local
+	if res.Reply.NATT {
+		local = netip.AddrPortFrom(local.Addr(), rt.nattPort)
+	}
+	return dataplane.Datagram{Local: local, Remote: res.Reply.Remote, Payload: res.Reply.Payload}, true
+}
+
+// sendRedirects writes the REDIRECT answers of one batch.
+func (rt *Runtime) sendRedirects(ds []dataplane.Datagram) {
+	if len(ds) == 0 {
+		return
+	}
+	if n, err := rt.dp.WriteIKE(ds); err != nil {
+		rt.log.Warn("REDIRECT answers not sent", "sent", n, "queued", len(ds), "err", err)
+	}
 }

@@ -382,20 +382,27 @@ func (rt *Runtime) Run(ctx context.Context) error {
 // hash of the initiator's SPI, so that its retransmissions and its retry
 // with a COOKIE reach the same shard. A full inbox drops the datagram.
 func (rt *Runtime) dispatch(batch []dataplane.Datagram) {
+	var redirects []dataplane.Datagram
 	for _, d := range batch {
 		spi, ok := ike.LocalSPI(d.Payload)
 		if !ok {
 			rt.unroutable.Add(1)
 			continue
 		}
+		dg := ike.Datagram{Local: d.Local, Remote: d.Remote, NATT: d.Local.Port() == rt.nattPort, Payload: d.Payload}
 		var s *shard
 		if spi != 0 {
 			s = rt.shards[spi%uint64(len(rt.shards))]
 		} else {
 			s = rt.shards[mix(spiI(d.Payload))%uint64(len(rt.shards))]
+			if reply, ok := rt.redirectAtOnce(s, dg); ok {
+				redirects = append(redirects, reply)
+				continue
+			}
 		}
-		s.enqueue(ike.Datagram{Local: d.Local, Remote: d.Remote, NATT: d.Local.Port() == rt.nattPort, Payload: d.Payload})
+		s.enqueue(dg)
 	}
+	rt.sendRedirects(redirects)
 }
 
 func spiI(msg []byte) uint64 {

@@ -1,7 +1,9 @@
 package ike
 
 import (
+	"bytes"
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -444,5 +446,51 @@ func TestRedirectAnycastConfigChecked(t *testing.T) {
 	}
 	if _, err := NewResponder(ResponderConfig{Config: *rc, Anycast: map[netip.Addr]netip.Addr{a6: u6, netip.AddrFrom16(a4.As16()): netip.MustParseAddr("198.51.100.1")}}); err != nil {
 		t.Errorf("valid anycast map (an IPv4-mapped key): %v", err)
+	}
+}
+
+// Responder.Redirect is Handle's stateless redirect answer alone: the same
+// REDIRECT for a redirect-capable client, nothing (and nothing counted) for
+// a client that stays, for one that did not announce support and for what
+// is not a first IKE_SA_INIT request.
+func TestRedirectStatelessAnswer(t *testing.T) {
+	_, rc, _ := pairConfig(104)
+	rd := &redirector{init: &RedirectTarget{Gateway: wire.GatewayAddr(ha2)}}
+	rc.Redirector = rd
+	r, err := NewResponder(ResponderConfig{Config: *rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, _, _ := pairConfig(105)
+	dg := firstInit(t, ic)
+	res, ok := r.Redirect(epoch, dg)
+	want := r.Handle(epoch, dg)
+	if !ok || res.Outcome != AnsweredRedirect || !bytes.Equal(res.Reply.Payload, want.Reply.Payload) || res.Reply.Local != dg.Local || res.Reply.Remote != dg.Remote {
+		t.Fatalf("Redirect %v %+v, Handle %+v", ok, res, want)
+	}
+	if c := r.Counters(); c[AnsweredRedirect] != 2 || r.HalfOpen() != 0 {
+		t.Errorf("counters %v, half-open %d", c, r.HalfOpen())
+	}
+	std, _, _ := pairConfig(106)
+	std.DisableRedirect = true
+	stays := &redirector{}
+	rc2 := *rc
+	rc2.Redirector = stays
+	r2, _ := NewResponder(ResponderConfig{Config: rc2})
+	for name, c := range map[string]struct {
+		r  *Responder
+		dg Datagram
+	}{
+		"no support":      {r, firstInit(t, std)},
+		"stays":           {r2, firstInit(t, ic)},
+		"not IKE_SA_INIT": {r, Datagram{Local: dg.Local, Remote: dg.Remote, Payload: dg.Payload[:27]}},
+	} {
+		before := c.r.Counters()
+		if res, ok := c.r.Redirect(epoch, c.dg); ok || res.Reply.Payload != nil {
+			t.Errorf("%s: redirected %+v", name, res)
+		}
+		if after := c.r.Counters(); !maps.Equal(before, after) {
+			t.Errorf("%s: counted %v -> %v", name, before, after)
+		}
 	}
 }

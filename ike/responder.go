@@ -188,80 +188,16 @@ func (r *Responder) Handle(now time.Time, dg Datagram) Result {
 }
 
 func (r *Responder) handle(now time.Time, dg Datagram) Result {
-	h, err := wire.ParseHeader(dg.Payload)
-	if err != nil {
-		var ve *wire.VersionError
-		if errors.As(err, &ve) && !h.Flags().Response() {
-			// RFC 7296 §2.5: drop, answer with the highest version we speak.
-			return r.answer(AnsweredMajorVersion, dg, h, h.ExchangeType(), &wire.Notify{Type: wire.NotifyInvalidMajorVersion})
-		}
-		return Result{Outcome: DroppedSyntax, Err: err}
+	var fi initRequest
+	if res, ok := r.parseInit(dg, &fi); !ok {
+		return res
 	}
-	if h.ExchangeType() != wire.ExchangeIKESAInit || h.Flags().Response() || !h.Flags().Initiator() ||
-		h.SPIr() != 0 || h.MessageID() != 0 || h.SPIi() == 0 {
-		return Result{Outcome: DroppedNotInit, Err: fmt.Errorf("%w: not a first IKE_SA_INIT request", ErrProtocol)}
-	}
-	var m wire.Message
-	if err := wire.ParseMessage(dg.Payload, &m); err != nil {
-		var ce *wire.CriticalPayloadError
-		if errors.As(err, &ce) {
-			n, _ := wire.ErrorNotify(err)
-			return r.answer(AnsweredCriticalPayload, dg, h, wire.ExchangeIKESAInit, &n)
-		}
-		return Result{Outcome: DroppedSyntax, Err: err}
-	}
-	if err := checkRules(wire.ExchangeIKESAInit, false, m.Payloads); err != nil {
-		return Result{Outcome: DroppedSyntax, Err: err}
-	}
-	sp, _ := m.Payloads.First(wire.PayloadSA)
-	kp, _ := m.Payloads.First(wire.PayloadKE)
-	np, _ := m.Payloads.First(wire.PayloadNonce)
-	var sai wire.SA
-	if err := wire.ParseSA(sp.Body, &sai); err != nil {
-		return Result{Outcome: DroppedSyntax, Err: err}
-	}
-	ke, err := wire.ParseKE(kp.Body)
-	if err != nil {
-		return Result{Outcome: DroppedSyntax, Err: err}
-	}
-	nonce, err := wire.ParseNonce(np.Body)
-	if err != nil {
-		return Result{Outcome: DroppedSyntax, Err: err}
-	}
-
-	info := InitInfo{Local: dg.Local, Remote: dg.Remote, SPIi: h.SPIi()}
-	capable := redirectCapable(m.Payloads)
-	if n, ok := m.Payloads.Notify(wire.NotifyRedirectedFrom); ok {
-		if rf, err := n.RedirectedFrom(); err == nil {
-			info.RedirectedFrom = &rf.Gateway
-		}
-	}
-	_, info.PortSupported = m.Payloads.Notify(wire.NotifyRedirectPortSupported)
-	info.PortSupported = info.PortSupported && capable
-	unicast, anycast := r.anycast[dg.Local.Addr().Unmap()]
-	info.Anycast = anycast
-
 	// RFC 5685 §3, §4: the redirect decision comes first, so a redirected
 	// client needs one round trip whatever the cookie or group situation.
-	if capable {
-		t, redirect := RedirectTarget{}, false
-		if rd := r.cfg.Redirector; rd != nil {
-			t, redirect = rd.AtInit(info)
-			redirect = redirect && targetAllowed(t, info.PortSupported)
-		}
-		if anycast && (!redirect || r.isAnycast(t.Gateway)) {
-			// RFC 5685 §4: from an anycast address, always to a unicast one.
-			t, redirect = RedirectTarget{Gateway: gatewayOf(unicast), Ticket: t.Ticket}, true
-		}
-		if redirect {
-			ps := []wire.Payload{&wire.Redirect{Gateway: t.Gateway, Nonce: nonce.Data}}
-			if t.Ticket != nil && info.PortSupported {
-				ps = append(ps, &wire.Notify{Type: wire.NotifyHandoverTicket, Data: t.Ticket})
-			}
-			return r.answer(AnsweredRedirect, dg, h, wire.ExchangeIKESAInit, ps...)
-		}
+	if res, ok := r.redirect(dg, &fi); ok {
+		return res
 	}
-
+	h, m, nonce := fi.h, &fi.m, fi.nonce
 	if r.forceCookies.Load() || r.threshold < 0 || r.halfOpen.Load() >= int64(r.threshold) {
 		var cookie []byte
 		if first := m.Payloads[0]; first.Type == wire.PayloadNotify {
@@ -275,15 +211,15 @@ func (r *Responder) handle(now time.Time, dg Datagram) Result {
 		}
 	}
 
-	c, ok := selectProposal(r.cfg.ikeProposals, sai.Proposals, wire.ProtocolIKE, dhRequired, ke.Group, 0)
+	c, ok := selectProposal(r.cfg.ikeProposals, fi.sai.Proposals, wire.ProtocolIKE, dhRequired, fi.ke.Group, 0)
 	if !ok {
 		return r.answer(AnsweredNoProposal, dg, h, wire.ExchangeIKESAInit, &wire.Notify{Type: wire.NotifyNoProposalChosen})
 	}
-	if c.DH != ke.Group {
+	if c.DH != fi.ke.Group {
 		n := wire.InvalidKEPayload(c.DH)
 		return r.answer(AnsweredInvalidKE, dg, h, wire.ExchangeIKESAInit, &n)
 	}
-	sa, err := newResponderSA(r, now, dg, &m, c, ke, nonce.Data, info)
+	sa, err := newResponderSA(r, now, dg, m, c, fi.ke, nonce.Data, fi.info)
 	if err != nil {
 		if errors.Is(err, ErrNegotiation) {
 			return Result{Outcome: DroppedKeyExchange, Err: err}
@@ -291,6 +227,118 @@ func (r *Responder) handle(now time.Time, dg Datagram) Result {
 		return Result{Outcome: DroppedInternal, Err: err}
 	}
 	return Result{Outcome: Created, SA: sa}
+}
+
+// Redirect is the stateless part of Handle, for a runtime that answers
+// redirects where it reads its sockets: if dg is a first IKE_SA_INIT
+// request that the Redirector (or an anycast address, RFC 5685 §4) sends
+// elsewhere, it returns the REDIRECT answer and true, and counts it as
+// Handle would. Otherwise it returns false and has done nothing, counted
+// nothing: the datagram goes to Handle as usual (which takes the same
+// decision again, so a retransmission is answered the same way). It keeps
+// no state and does no D-H work.
+func (r *Responder) Redirect(now time.Time, dg Datagram) (Result, bool) {
+	var fi initRequest
+	if _, ok := r.parseInit(dg, &fi); !ok {
+		return Result{}, false
+	}
+	res, ok := r.redirect(dg, &fi)
+	if ok {
+		r.counters[res.Outcome].Add(1)
+	}
+	return res, ok
+}
+
+// initRequest is a parsed first IKE_SA_INIT request.
+type initRequest struct {
+	h       wire.Header
+	m       wire.Message
+	sai     wire.SA
+	ke      wire.KE
+	nonce   wire.Nonce
+	info    InitInfo
+	capable bool // REDIRECT_SUPPORTED or REDIRECTED_FROM (RFC 5685 §3)
+}
+
+// parseInit parses and checks a first IKE_SA_INIT request. When it is not
+// one it returns what Handle answers (an error notify or a drop) and false.
+func (r *Responder) parseInit(dg Datagram, fi *initRequest) (Result, bool) {
+	h, err := wire.ParseHeader(dg.Payload)
+	if err != nil {
+		var ve *wire.VersionError
+		if errors.As(err, &ve) && !h.Flags().Response() {
+			// RFC 7296 §2.5: drop, answer with the highest version we speak.
+			return r.answer(AnsweredMajorVersion, dg, h, h.ExchangeType(), &wire.Notify{Type: wire.NotifyInvalidMajorVersion}), false
+		}
+		return Result{Outcome: DroppedSyntax, Err: err}, false
+	}
+	if h.ExchangeType() != wire.ExchangeIKESAInit || h.Flags().Response() || !h.Flags().Initiator() ||
+		h.SPIr() != 0 || h.MessageID() != 0 || h.SPIi() == 0 {
+		return Result{Outcome: DroppedNotInit, Err: fmt.Errorf("%w: not a first IKE_SA_INIT request", ErrProtocol)}, false
+	}
+	fi.h = h
+	m := &fi.m
+	if err := wire.ParseMessage(dg.Payload, m); err != nil {
+		var ce *wire.CriticalPayloadError
+		if errors.As(err, &ce) {
+			n, _ := wire.ErrorNotify(err)
+			return r.answer(AnsweredCriticalPayload, dg, h, wire.ExchangeIKESAInit, &n), false
+		}
+		return Result{Outcome: DroppedSyntax, Err: err}, false
+	}
+	if err := checkRules(wire.ExchangeIKESAInit, false, m.Payloads); err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}, false
+	}
+	sp, _ := m.Payloads.First(wire.PayloadSA)
+	kp, _ := m.Payloads.First(wire.PayloadKE)
+	np, _ := m.Payloads.First(wire.PayloadNonce)
+	if err := wire.ParseSA(sp.Body, &fi.sai); err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}, false
+	}
+	if fi.ke, err = wire.ParseKE(kp.Body); err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}, false
+	}
+	if fi.nonce, err = wire.ParseNonce(np.Body); err != nil {
+		return Result{Outcome: DroppedSyntax, Err: err}, false
+	}
+	fi.info = InitInfo{Local: dg.Local, Remote: dg.Remote, SPIi: h.SPIi()}
+	fi.capable = redirectCapable(m.Payloads)
+	if n, ok := m.Payloads.Notify(wire.NotifyRedirectedFrom); ok {
+		if rf, err := n.RedirectedFrom(); err == nil {
+			fi.info.RedirectedFrom = &rf.Gateway
+		}
+	}
+	_, fi.info.PortSupported = m.Payloads.Notify(wire.NotifyRedirectPortSupported)
+	fi.info.PortSupported = fi.info.PortSupported && fi.capable
+	_, fi.info.Anycast = r.anycast[dg.Local.Addr().Unmap()]
+	return Result{}, true
+}
+
+// redirect answers a redirect-capable client with REDIRECT (RFC 5685 §3,
+// §4) when the Redirector says so, and always when it reached an anycast
+// address; false: it stays.
+func (r *Responder) redirect(dg Datagram, fi *initRequest) (Result, bool) {
+	if !fi.capable {
+		return Result{}, false
+	}
+	t, redirect := RedirectTarget{}, false
+	if rd := r.cfg.Redirector; rd != nil {
+		t, redirect = rd.AtInit(fi.info)
+		redirect = redirect && targetAllowed(t, fi.info.PortSupported)
+	}
+	if fi.info.Anycast && (!redirect || r.isAnycast(t.Gateway)) {
+		// RFC 5685 §4: from an anycast address, always to a unicast one.
+		unicast := r.anycast[dg.Local.Addr().Unmap()]
+		t, redirect = RedirectTarget{Gateway: gatewayOf(unicast), Ticket: t.Ticket}, true
+	}
+	if !redirect {
+		return Result{}, false
+	}
+	rd := wire.Redirect{Gateway: t.Gateway, Nonce: fi.nonce.Data}
+	if t.Ticket != nil && fi.info.PortSupported {
+		return r.answer(AnsweredRedirect, dg, fi.h, wire.ExchangeIKESAInit, &rd, &wire.Notify{Type: wire.NotifyHandoverTicket, Data: t.Ticket}), true
+	}
+	return r.answer(AnsweredRedirect, dg, fi.h, wire.ExchangeIKESAInit, &rd), true
 }
 
 // checkAnycast checks one entry of ResponderConfig.Anycast: an anycast

@@ -57,6 +57,7 @@ type haOptions struct {
 	hostRange string     // home.host_range
 	ike       string     // more lines of the ike section, indented by two
 	yaml      string     // more top-level YAML, appended
+	logLevel  string     // telemetry.log_level; default debug
 	// labha runs the test harness (test/redirect/internal/labha) with
 	// these flags instead of cmd/homeagent: a static cluster view, ticket
 	// key, established-SA redirects on command.
@@ -89,7 +90,10 @@ func startHA(t testing.TB, ctx context.Context, host *lab.Host, o haOptions) *ou
 	fmt.Fprintf(&b, "store:\n  data_dir: %s\n", filepath.Join(l.Dir(), name+"-data"))
 	fmt.Fprintf(&b, "cluster:\n  member_id: %s\n  addresses: [%q]\n", o.member, o.unicast.String())
 	fmt.Fprintf(&b, "admin:\n  listen: %s\n", filepath.Join(l.Dir(), name+".sock"))
-	fmt.Fprintf(&b, "telemetry:\n  log_format: json\n  log_level: debug\n  prometheus_listen: \"\"\n")
+	if o.logLevel == "" {
+		o.logLevel = "debug"
+	}
+	fmt.Fprintf(&b, "telemetry:\n  log_format: json\n  log_level: %s\n  prometheus_listen: \"\"\n", o.logLevel)
 	b.WriteString(o.yaml)
 	conf := filepath.Join(l.Dir(), name+".yaml")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {

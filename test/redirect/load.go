@@ -73,6 +73,9 @@ type Load struct {
 	// Timeout is how long an unanswered request holds its place in the
 	// window before it counts as lost (default 1 s).
 	Timeout time.Duration
+	// Rate, if positive, paces the requests to that many per second (the
+	// window still bounds them); zero sends as fast as answers come back.
+	Rate float64
 }
 
 // LoadResult counts what a Load run saw.
@@ -141,8 +144,13 @@ func (l *Load) Run(ctx context.Context) (LoadResult, error) {
 	_ = l.Conn.SetWriteBuffer(8 << 20)
 
 	// The ring is larger than the window, so that an answer that comes
-	// late rarely holds up the slot of a new request.
-	slots := make([]loadSlot, 4*window)
+	// late, or a request that gets none, rarely holds up the slot of a new
+	// request: paced, it holds every request of two timeouts.
+	ring := 4 * window
+	if l.Rate > 0 {
+		ring += int(2 * l.Rate * timeout.Seconds())
+	}
+	slots := make([]loadSlot, ring)
 	template, keOff, nonceOff := requestTemplate()
 	var (
 		res       LoadResult
@@ -182,12 +190,30 @@ func (l *Load) Run(ctx context.Context) (LoadResult, error) {
 	var seq uint32
 	deadline := time.NewTicker(timeout / 4)
 	defer deadline.Stop()
+	var pace <-chan time.Time
+	if l.Rate > 0 {
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		pace = t.C
+	}
 	for int(seq) < l.Requests {
 		if err := ctx.Err(); err != nil {
 			close(stop)
 			return res, err
 		}
 		free := window - int(inflight.Load())
+		if l.Rate > 0 {
+			// Open loop: no more than Rate per second since the start.
+			due := int(l.Rate*time.Since(start).Seconds()) + 1 - int(seq)
+			if due <= 0 {
+				select {
+				case <-pace:
+				case <-ctx.Done():
+				}
+				continue
+			}
+			free = min(free, due)
+		}
 		if free <= 0 {
 			select {
 			case <-room:
