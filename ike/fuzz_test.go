@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -47,8 +48,7 @@ func FuzzResponderHandle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	rd := &redirector{init: &RedirectTarget{Gateway: wire.GatewayAddr(netip.MustParseAddr("2001:db8:2::3"))}}
-	rc.Redirector = rd
+	rc.Redirector = &alwaysRedirect{RedirectTarget{Gateway: wire.GatewayAddr(netip.MustParseAddr("2001:db8:2::3"))}}
 	rr, _ := NewResponder(ResponderConfig{Config: *rc, CookieThreshold: -1})
 	f.Fuzz(func(t *testing.T, b []byte, anycast, redirecting bool) {
 		local := netip.MustParseAddrPort("[2001:db8:2::2]:500")
@@ -59,7 +59,13 @@ func FuzzResponderHandle(f *testing.F) {
 		if redirecting {
 			resp = rr
 		}
-		res := resp.Handle(epoch, Datagram{Local: local, Remote: netip.MustParseAddrPort("[2001:db8:1::1]:500"), Payload: b})
+		dg := Datagram{Local: local, Remote: netip.MustParseAddrPort("[2001:db8:1::1]:500"), Payload: b}
+		quick, redirected := resp.Redirect(epoch, dg)
+		res := resp.Handle(epoch, dg)
+		// The stateless answer is Handle's own, taken the same way.
+		if redirected != (res.Outcome == AnsweredRedirect) || redirected && !bytes.Equal(quick.Reply.Payload, res.Reply.Payload) {
+			t.Fatalf("Redirect %v (%x), Handle %v (%x)", redirected, quick.Reply.Payload, res.Outcome, res.Reply.Payload)
+		}
 		if res.Reply.Payload != nil {
 			var m wire.Message
 			if err := wire.ParseMessage(res.Reply.Payload, &m); err != nil {

@@ -67,13 +67,15 @@ func measure(t *testing.T, ctx context.Context, host *lab.Host, target netip.Add
 // the router, the home link), IKE_SA_INIT requests with REDIRECT_SUPPORTED
 // answered by a REDIRECT carrying the request's Ni: our home agent
 // (draining: it redirects everyone) and libreswan's pluto
-// (global-redirect), both at 20 000 requests per second (pluto's
-// sustainable rate on this machine, BASELINES.md §3), with the responder's
-// CPU time per redirect (from /proc/PID/stat); and our home agent at the
-// highest rate it sustains with 256 requests in flight. Ours must answer
-// at least 99 % and spend less CPU per redirect than pluto. The figures go
-// to the test log (go test -v); redirects per second per core is 1 s
-// divided by the CPU time per redirect.
+// (global-redirect), both at 20 000 requests per second (about the most
+// pluto sustains on this machine, lab/bench/BASELINES.md §3), with the
+// responder's CPU time per redirect (from /proc/PID/stat); and our home
+// agent at the highest rate it sustains with 256 requests in flight, where
+// batched socket I/O pays. Redirects per second per core is one second
+// divided by the CPU time per redirect. The figures go to the test log (go
+// test -v); the test checks what does not depend on the machine's load:
+// every request answered with its own nonce, and our home agent sustaining
+// at least twice the rate pluto was offered.
 func TestRedirectThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a load test of several seconds")
@@ -95,13 +97,15 @@ func TestRedirectThroughput(t *testing.T) {
 	for _, r := range results {
 		t.Log(r)
 	}
-	us, them, max := results[0], results[1], results[2]
-	for _, r := range []throughput{us, max} {
+	for _, r := range []throughput{results[0], results[2]} {
 		if r.res.Redirects < n*99/100 || r.res.WrongNonce != 0 {
 			t.Errorf("%s: %s", r.name, r.res)
 		}
 	}
-	if them.res.Redirects > 0 && us.perRedirect() >= them.perRedirect() {
-		t.Errorf("our home agent spends %v per redirect, pluto %v", us.perRedirect(), them.perRedirect())
+	if results[1].res.WrongNonce != 0 {
+		t.Errorf("pluto: %s", results[1].res)
+	}
+	if max := results[2].res.Rate(); max < 2*rate {
+		t.Errorf("our home agent sustained %.0f redirects/s, want at least %d", max, 2*rate)
 	}
 }
