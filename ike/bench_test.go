@@ -161,3 +161,25 @@ func BenchmarkResponderInformational(b *testing.B) {
 		r.Advance()
 	}
 }
+
+// BenchmarkRedirectStateless measures Responder.Redirect, the stateless
+// answer a runtime gives on its socket goroutines: parse (into recycled
+// storage), Redirector, encode.
+func BenchmarkRedirectStateless(b *testing.B) {
+	ic, rc := benchConfigs()
+	rc.Redirector = &alwaysRedirect{RedirectTarget{Gateway: wire.GatewayAddr(netip.MustParseAddr("2001:db8:2::3"))}}
+	r, err := NewResponder(ResponderConfig{Config: *rc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	i, _ := NewInitiator(ic, Path{Local: benchMN, Remote: benchHA})
+	_ = i.Initiate(epoch)
+	req := reverse(onlyDatagram(b, i))
+	b.SetBytes(int64(len(req.Payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := r.Redirect(epoch, req); !ok {
+			b.Fatal("not redirected")
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -238,16 +239,22 @@ func (r *Responder) handle(now time.Time, dg Datagram) Result {
 // decision again, so a retransmission is answered the same way). It keeps
 // no state and does no D-H work.
 func (r *Responder) Redirect(now time.Time, dg Datagram) (Result, bool) {
-	var fi initRequest
-	if _, ok := r.parseInit(dg, &fi); !ok {
+	// Nothing of a parsed request outlives this call (no SA is made), so
+	// its slices are reused: parsing allocates nothing.
+	fi := parsedInits.Get().(*initRequest)
+	defer parsedInits.Put(fi)
+	if _, ok := r.parseInit(dg, fi); !ok {
 		return Result{}, false
 	}
-	res, ok := r.redirect(dg, &fi)
+	res, ok := r.redirect(dg, fi)
 	if ok {
 		r.counters[res.Outcome].Add(1)
 	}
 	return res, ok
 }
+
+// parsedInits recycles the parsed requests of Responder.Redirect.
+var parsedInits = sync.Pool{New: func() any { return new(initRequest) }}
 
 // initRequest is a parsed first IKE_SA_INIT request.
 type initRequest struct {
@@ -369,8 +376,12 @@ func (r *Responder) isAnycast(g wire.GatewayIdentity) bool {
 // answer builds an unprotected answer to the request with header h: SPIr
 // zero, Message ID of the request, R flag (RFC 7296 §2.6, §1.5).
 func (r *Responder) answer(o Outcome, dg Datagram, h wire.Header, ex wire.ExchangeType, ps ...wire.Payload) Result {
+	n := wire.HeaderLen
+	for _, p := range ps {
+		n += 4 + p.Len()
+	}
 	var b wire.Builder
-	b.Reset(nil, wire.HeaderFields{SPIi: h.SPIi(), ExchangeType: ex, Flags: wire.FlagResponse, MessageID: h.MessageID()})
+	b.Reset(make([]byte, 0, n), wire.HeaderFields{SPIi: h.SPIi(), ExchangeType: ex, Flags: wire.FlagResponse, MessageID: h.MessageID()})
 	for _, p := range ps {
 		b.Add(p)
 	}
