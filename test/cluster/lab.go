@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +77,7 @@ func New(t testing.TB, o Options) *Lab {
 	t.Helper()
 	tp := lab.NewTopology(t, lab.TopologyConfig{East: true, HAs: len(Members), Anycast: lab.Addrs{V6: Anycast}})
 	l := &Lab{T: t, Topo: tp}
+	l.pinBridgeAddresses()
 	l.routeAnycastToNearer()
 	l.Ops = tp.Lab.Host("ops")
 	link := tp.Lab.Link(l.Ops, "eth0", tp.R, "r-ops")
@@ -109,10 +112,43 @@ func New(t testing.TB, o Options) *Lab {
 		}
 		l.HAs = append(l.HAs, newHomeAgent(l, tp.HAs[i], cfg))
 	}
+	if dir := os.Getenv(LogsEnv); dir != "" {
+		t.Cleanup(func() { l.keepLogs(dir) })
+	}
 	if !o.NoStart {
 		l.StartHomeAgents(ctx)
 	}
 	return l
+}
+
+// LogsEnv names a directory where the home agents' whole logs are kept
+// (one file per test and member, written when the test ends): the test log
+// only shows their tails when a test fails.
+const LogsEnv = "MIP6HA_CLUSTER_LOGS"
+
+// keepLogs writes each member's log into dir.
+func (l *Lab) keepLogs(dir string) {
+	name := strings.ReplaceAll(l.T.Name(), "/", "_")
+	for _, h := range l.HAs {
+		if h.proc == nil {
+			continue
+		}
+		path := filepath.Join(dir, name+"-"+h.ID+".log")
+		if err := os.WriteFile(path, []byte(h.proc.Stderr()), 0o644); err != nil {
+			l.T.Logf("keeping %s's log: %v", h.ID, err)
+		}
+	}
+}
+
+// pinBridgeAddresses gives r's bridges fixed MAC addresses. A Linux
+// bridge otherwise takes the lowest MAC address of its ports, so plugging
+// in another host (a node host, ops) can change the address of r on that
+// link, and its neighbours keep sending to the old one until their cache
+// entries expire.
+func (l *Lab) pinBridgeAddresses() {
+	for i, br := range []string{"br-home", "br-west", "br-east"} {
+		l.Topo.R.IP("link", "set", "dev", br, "address", fmt.Sprintf("02:6d:36:00:00:%02x", i+1))
+	}
 }
 
 // routeAnycastToNearer points r's anycast routes at the nearer member of
