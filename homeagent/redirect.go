@@ -60,8 +60,9 @@ const DefaultTicketLifetime = 2 * time.Minute
 // ClusterView is where the Redirector takes its placement policy from: the
 // static view of the configuration (StaticView) or, with a cluster store,
 // a view that follows the members' records. Policy is called for every
-// IKE_SA_INIT request of a redirect-capable client, from every shard: it
-// must be cheap and safe for concurrent use.
+// IKE_SA_INIT request of a redirect-capable client, from the goroutines
+// that read the sockets and from the shards: it must be cheap and safe for
+// concurrent use.
 type ClusterView interface {
 	// Policy returns the policy on the current view, or nil when there is
 	// none (then nobody is redirected, except from anycast addresses).
@@ -327,7 +328,10 @@ func (rr *redirectRuntime) configure(cfg *ike.Config, rc *ike.ResponderConfig) {
 }
 
 // RedirectCounts returns how many clients this runtime redirected, by
-// stage (StageInit, StageAuth, StageEstablished) and reason.
+// stage (StageInit, StageAuth, StageEstablished) and reason: the decisions
+// of the placement Redirector, and Redirect's. (A RedirectOptions.Redirector
+// of a program's own counts its decisions itself; Stats().Responder counts
+// every REDIRECT answered at IKE_SA_INIT.)
 func (rt *Runtime) RedirectCounts() []RedirectCount {
 	if rt.redirect == nil {
 		return nil

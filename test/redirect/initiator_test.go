@@ -165,7 +165,11 @@ func TestRedirectInitiatorStrongSwanEstablished(t *testing.T) {
 	if err := tp.MN.Ping(ctx, innerAddr.String(), hoa.String(), 3); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := (func() interop.IKESA { s, _ := gw2.WaitEstablished(ctx, "mn", "home"); return s }()).Child("home"); c.PacketsIn < 3 {
+	after, err := gw2.WaitEstablished(ctx, "mn", "home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := after.Child("home"); c.PacketsIn < 3 {
 		t.Errorf("strongSwan on ha2 counted %d packets from the client", c.PacketsIn)
 	}
 	// On the wire: the Delete to ha1 leaves after ha2's IKE_AUTH answer.
