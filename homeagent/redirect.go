@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mip6ha/mip6ha/homeagent/dataplane"
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 	"github.com/mip6ha/mip6ha/policy"
@@ -99,9 +100,9 @@ func (s StaticLeases) Locate(id ike.ID) (owner, moving string) { return s[id], "
 
 // Redirect stages of RedirectCount.
 const (
-	StageInit        = "init"        // IKE_SA_INIT (RFC 5685 §3, §4)
-	StageAuth        = "auth"        // IKE_AUTH (RFC 5685 §6)
-	StageEstablished = "established" // an established IKE SA (RFC 5685 §5)
+	StageInit          = "init"          // IKE_SA_INIT (RFC 5685 §3, §4)
+	StageAuth          = "auth"          // IKE_AUTH (RFC 5685 §6)
+	StageInformational = "informational" // an established IKE SA, in an INFORMATIONAL request (RFC 5685 §5)
 )
 
 // ReasonCommand is the reason of a redirect of an established IKE SA that
@@ -116,27 +117,37 @@ type RedirectCount struct {
 }
 
 // redirectCounters count redirects by stage and reason without locks:
-// index [stage][reason], reason 0 being ReasonCommand.
-type redirectCounters [3][64]atomic.Uint64
+// index [stage][reason], reason 0 being ReasonCommand; and, with metrics,
+// in mip6ha.ike.redirects.
+type redirectCounters struct {
+	n       [3][64]atomic.Uint64
+	metrics *telemetry.Metrics // nil: none
+}
 
-var stageNames = [3]string{StageInit, StageAuth, StageEstablished}
+var stageNames = [3]string{StageInit, StageAuth, StageInformational}
 
 func (c *redirectCounters) add(stage int, r policy.Reason) {
-	if int(r) < len(c[stage]) {
-		c[stage][r].Add(1)
+	if int(r) < len(c.n[stage]) {
+		c.n[stage][r].Add(1)
 	}
+	if c.metrics != nil {
+		c.metrics.RecordRedirect(context.Background(), telemetry.RedirectStage(stageNames[stage]), reasonName(r))
+	}
+}
+
+func reasonName(r policy.Reason) string {
+	if r == 0 {
+		return ReasonCommand
+	}
+	return r.String()
 }
 
 func (c *redirectCounters) snapshot() []RedirectCount {
 	var out []RedirectCount
-	for s := range c {
-		for r := range c[s] {
-			if n := c[s][r].Load(); n > 0 {
-				reason := ReasonCommand
-				if r != 0 {
-					reason = policy.Reason(r).String()
-				}
-				out = append(out, RedirectCount{Stage: stageNames[s], Reason: reason, Count: n})
+	for s := range c.n {
+		for r := range c.n[s] {
+			if n := c.n[s][r].Load(); n > 0 {
+				out = append(out, RedirectCount{Stage: stageNames[s], Reason: reasonName(policy.Reason(r)), Count: n})
 			}
 		}
 	}
@@ -158,12 +169,13 @@ type Redirector struct {
 }
 
 // NewRedirector returns a Redirector on view; leases may be nil (no
-// identity has a lease) and so may log.
-func NewRedirector(view ClusterView, leases LeaseLocator, log *slog.Logger) *Redirector {
+// identity has a lease) and so may log and metrics (which counts the
+// redirects in mip6ha.ike.redirects).
+func NewRedirector(view ClusterView, leases LeaseLocator, log *slog.Logger, metrics *telemetry.Metrics) *Redirector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Redirector{view: view, leases: leases, log: log, counts: new(redirectCounters)}
+	return &Redirector{view: view, leases: leases, log: log, counts: &redirectCounters{metrics: metrics}}
 }
 
 // Counts returns how many clients were redirected, by stage and reason.
@@ -282,7 +294,8 @@ func (rt *Runtime) setupRedirect(o *RedirectOptions) error {
 	if o == nil {
 		return nil
 	}
-	rr := &redirectRuntime{grace: o.Grace, lifetime: o.TicketLifetime, member: o.Member, counts: new(redirectCounters)}
+	rr := &redirectRuntime{grace: o.Grace, lifetime: o.TicketLifetime, member: o.Member,
+		counts: &redirectCounters{metrics: rt.opts.Metrics}}
 	if rr.lifetime <= 0 {
 		rr.lifetime = DefaultTicketLifetime
 	}
@@ -298,7 +311,7 @@ func (rt *Runtime) setupRedirect(o *RedirectOptions) error {
 	case o.Redirector != nil:
 		rr.redirector = o.Redirector
 	case o.View != nil:
-		r := NewRedirector(o.View, o.Leases, rt.log)
+		r := NewRedirector(o.View, o.Leases, rt.log, rt.opts.Metrics)
 		rr.redirector, rr.counts = r, r.counts
 	}
 	if o.TicketKey != nil {
@@ -328,7 +341,7 @@ func (rr *redirectRuntime) configure(cfg *ike.Config, rc *ike.ResponderConfig) {
 }
 
 // RedirectCounts returns how many clients this runtime redirected, by
-// stage (StageInit, StageAuth, StageEstablished) and reason: the decisions
+// stage (StageInit, StageAuth, StageInformational) and reason: the decisions
 // of the placement Redirector, and Redirect's. (A RedirectOptions.Redirector
 // of a program's own counts its decisions itself; Stats().Responder counts
 // every REDIRECT answered at IKE_SA_INIT.)
@@ -368,7 +381,7 @@ func (rt *Runtime) Redirect(ctx context.Context, id SAID, target ike.RedirectTar
 		if rt.redirect != nil {
 			rt.redirect.counts.add(2, 0)
 		}
-		rt.log.Info("redirect", "stage", StageEstablished, "reason", ReasonCommand, "sa", id,
+		rt.log.Info("redirect", "stage", StageInformational, "reason", ReasonCommand, "sa", id,
 			"peer", sa.PeerID().String(), "target", t.Gateway.String(), "ticket", t.Ticket != nil)
 		return nil
 	})

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
 	"github.com/mip6ha/mip6ha/homeagent/dataplane/tuntest"
+	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 	"github.com/mip6ha/mip6ha/policy"
@@ -67,7 +72,7 @@ func staticRedirector(t *testing.T, self string, draining bool, leases StaticLea
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewRedirector(view, leases, nil)
+	return NewRedirector(view, leases, nil, nil)
 }
 
 var (
@@ -124,7 +129,7 @@ func TestRedirectorPortTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRedirector(view, nil, nil)
+	r := NewRedirector(view, nil, nil, nil)
 	if tg, ok := r.AtInit(ike.InitInfo{Remote: client6}); ok {
 		t.Fatalf("standard client sent to %+v", tg)
 	}
@@ -431,7 +436,7 @@ func TestRedirectPairEstablishedWithTicket(t *testing.T) {
 	}
 	through(t, ctx, mn, b, held.Addr(), innerAddr, "through the new SA")
 	through(t, ctx, b, mn, innerAddr, held.Addr(), "back through the new SA")
-	if got := a.rt.RedirectCounts(); !slices.Equal(got, []RedirectCount{{StageEstablished, ReasonCommand, 1}}) {
+	if got := a.rt.RedirectCounts(); !slices.Equal(got, []RedirectCount{{StageInformational, ReasonCommand, 1}}) {
 		t.Errorf("a's counts %+v", got)
 	}
 	// A client that did not announce support cannot be redirected.
@@ -499,5 +504,45 @@ func TestRedirectServiceAnycastFromConfig(t *testing.T) {
 	}
 	if self := ha.svc.view.Policy().Self(); self != "ha1" {
 		t.Errorf("view of member %q", self)
+	}
+}
+
+// TestRedirectorMetrics: every redirect is counted in mip6ha.ike.redirects
+// with its stage and reason (docs/telemetry.md).
+func TestRedirectorMetrics(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	m, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewStaticView(policy.DefaultConfig(), policy.View{Self: "ha1", Members: []policy.Member{
+		{ID: "ha1", Site: "s", Addrs: []netip.Addr{ha1Addr}, Capacity: 10, Healthy: true, Draining: true},
+		{ID: "ha2", Site: "s", Addrs: []netip.Addr{ha2Addr}, Capacity: 10, Healthy: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedirector(v, StaticLeases{ike.FQDN("mn.example"): "ha2"}, nil, m)
+	r.AtInit(ike.InitInfo{Remote: client6})
+	r.AtInit(ike.InitInfo{Remote: client6})
+	r.AtAuth(ike.AuthInfo{InitInfo: ike.InitInfo{Remote: client6}, Peer: ike.FQDN("mn.example")})
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			if s, ok := mt.Data.(metricdata.Sum[int64]); ok && mt.Name == "mip6ha.ike.redirects" {
+				for _, dp := range s.DataPoints {
+					stage, _ := dp.Attributes.Value(telemetry.KeyRedirectStage)
+					reason, _ := dp.Attributes.Value(telemetry.KeyRedirectReason)
+					got[stage.AsString()+"/"+reason.AsString()] = dp.Value
+				}
+			}
+		}
+	}
+	if want := map[string]int64{"init/draining": 2, "auth/lease-elsewhere": 1}; !maps.Equal(got, want) {
+		t.Errorf("mip6ha.ike.redirects %v, want %v", got, want)
 	}
 }
