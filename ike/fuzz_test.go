@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,12 +109,64 @@ func innerChain(t testing.TB, n *node, msg []byte) (wire.PayloadType, []byte) {
 	return b.First(), chain
 }
 
-// FuzzSAReceive delivers an arbitrary datagram to an established responder
-// SA: either raw (mostly dropped by the integrity check) or, to reach the
-// exchange handlers, an arbitrary inner payload chain sealed with the
-// initiator's real keys. It must never panic and must leave an SA that still
-// answers the initiator (unless the input legitimately deleted it), with a
-// consistent dataplane.
+// The SAs FuzzSAReceive delivers its input to, chosen by bits 1-2 of the
+// input's first octet.
+const (
+	// fuzzEstablished: an established responder SA.
+	fuzzEstablished = iota
+	// fuzzInitiatorInit: an initiator whose IKE_SA_INIT request is
+	// unanswered; it has no keys yet.
+	fuzzInitiatorInit
+	// fuzzInitiatorAuth: an initiator whose IKE_AUTH request is in flight:
+	// it has keys but has not authenticated the responder.
+	fuzzInitiatorAuth
+	// fuzzResponderAuth: a responder that answered IKE_SA_INIT and waits
+	// for IKE_AUTH.
+	fuzzResponderAuth
+)
+
+// fuzzPair builds the pair of a FuzzSAReceive run and brings the target SA
+// to its state. It returns the target and the node that holds it.
+func fuzzPair(t testing.TB, target int) (*pair, *SA, *node) {
+	ic, rc, _ := pairConfig(221)
+	ic.ESPProposals = MustProposals("aes256gcm16-x25519")
+	rc.ESPProposals = MustProposals("aes256gcm16-x25519")
+	p := newPair(t, ic, rc)
+	switch target {
+	case fuzzInitiatorInit:
+		p.start()
+		p.filter = func(Datagram) verdict { return drop }
+		p.run()
+		p.filter = nil
+		return p, p.i, p.mn
+	case fuzzInitiatorAuth, fuzzResponderAuth:
+		p.start()
+		p.filter = func(dg Datagram) verdict {
+			if h, err := wire.ParseHeader(dg.Payload); err == nil && h.ExchangeType() == wire.ExchangeIKEAuth {
+				return drop
+			}
+			return deliver
+		}
+		p.run()
+		p.filter = nil
+		if target == fuzzInitiatorAuth {
+			return p, p.i, p.mn
+		}
+		return p, p.r(), p.ha
+	}
+	p.establish()
+	return p, p.r(), p.ha
+}
+
+// FuzzSAReceive delivers an arbitrary datagram to an SA: an established
+// responder, or an initiator or responder still setting up (see
+// fuzzEstablished and the others). The datagram is either raw (mostly
+// dropped by the integrity check; an SA still setting up gets its SPIs
+// patched in) or, to reach the exchange handlers, an arbitrary inner payload
+// chain sealed with the peer's real keys. It must never panic; an initiator
+// still setting up must neither answer nor act on a request; an established
+// responder must still answer the initiator afterwards (unless the input
+// legitimately deleted it), with a consistent dataplane.
 func FuzzSAReceive(f *testing.F) {
 	// Seeds: every protected request of a scripted conversation.
 	ic, rc, _ := pairConfig(220)
@@ -139,39 +192,76 @@ func FuzzSAReceive(f *testing.F) {
 				}
 				f.Add(sealedSeed(ex, fl, first, chain))
 				f.Add(append([]byte{0}, m...))
+				// The same content as the other side would send it, to
+				// the SAs still setting up.
+				h, _ := wire.ParseHeader(m)
+				for _, target := range []byte{fuzzInitiatorAuth, fuzzResponderAuth} {
+					s := sealedSeed(ex, h.Flags(), first, chain)
+					s[0] = target<<1 | 1
+					f.Add(s)
+				}
+				f.Add(append([]byte{fuzzInitiatorInit << 1}, m...))
 			}
 		}
+	}
+	for _, m := range p.messages(wire.ExchangeIKESAInit, true) {
+		f.Add(append([]byte{fuzzInitiatorInit << 1}, m...))
+	}
+	// A protected-looking request with SPIr zero, which only the SPIi
+	// names: before IKE_SA_INIT completes it reaches the initiator.
+	var b wire.Builder
+	b.Reset(nil, wire.HeaderFields{SPIi: 1, ExchangeType: wire.ExchangeInformational})
+	b.Add(wire.RawPayload{Type: wire.PayloadSK, Next: wire.PayloadNone, Body: make([]byte, 40)})
+	if forged, err := b.Finish(); err == nil {
+		f.Add(append([]byte{fuzzInitiatorInit << 1}, forged...))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) < 1 {
 			return
 		}
-		ic, rc, _ := pairConfig(221)
-		ic.ESPProposals = MustProposals("aes256gcm16-x25519")
-		rc.ESPProposals = MustProposals("aes256gcm16-x25519")
-		p := newPair(t, ic, rc)
-		p.establish()
-		r := p.r()
+		target := int(in[0]>>1) % 4
+		p, sa, n := fuzzPair(t, target)
+		spis := sa.SPIs()
 		var msg []byte
-		if in[0]%2 == 0 || len(in) < 5 {
+		switch {
+		case in[0]%2 == 0 || len(in) < 5 || target == fuzzInitiatorInit:
 			msg = in[1:]
-		} else {
-			ike := p.i.cur
-			id := r.cur.peerNext + uint32(in[3]%3) - 1
+			if target != fuzzEstablished && len(msg) >= 16 {
+				msg = slices.Clone(msg)
+				binary.BigEndian.PutUint64(msg, spis.I)
+				if target != fuzzInitiatorInit {
+					binary.BigEndian.PutUint64(msg[8:], spis.R)
+				}
+			}
+		default:
+			sealer := p.i.cur // the peer's IKE SA
+			if sa.Initiator() {
+				sealer = p.r().cur
+			}
+			id := sa.cur.peerNext + uint32(in[3]%3) - 1
 			var err error
-			msg, err = ike.protect(wire.HeaderFields{SPIi: ike.spis.I, SPIr: ike.spis.R, ExchangeType: wire.ExchangeType(in[1]), Flags: wire.Flags(in[2]), MessageID: id},
+			msg, err = sealer.protect(wire.HeaderFields{SPIi: spis.I, SPIr: spis.R, ExchangeType: wire.ExchangeType(in[1]), Flags: wire.Flags(in[2]), MessageID: id},
 				wire.PayloadType(in[4]), in[5:])
 			if err != nil {
 				return
 			}
 		}
-		rike := r.cur
+		request := len(msg) >= wire.HeaderLen && !wire.Flags(msg[19]).Response()
+		rike := sa.cur
 		before := rike.peerNext
 		var replies []Datagram
-		p.ha.receive(p.now, Datagram{Local: r.Path().Local, Remote: r.Path().Remote, Payload: msg}, &replies)
+		n.receive(p.now, Datagram{Local: sa.Path().Local, Remote: sa.Path().Remote, Payload: msg}, &replies)
+		if target == fuzzInitiatorInit && request && sa.HasReady() {
+			t.Fatalf("initiator in %v acted on a request: %+v", sa.State(), sa.Ready())
+		}
 		p.send(replies)
+		if target != fuzzEstablished {
+			// What follows must not panic either.
+			p.advance(5 * time.Minute)
+			return
+		}
 		p.run()
-		if r.Done() || p.i.Done() {
+		if sa.Done() || p.i.Done() {
 			return
 		}
 		// The initiator's next request must follow whatever the input
@@ -183,7 +273,7 @@ func FuzzSAReceive(f *testing.F) {
 			return // the initiator is busy with an exchange the input began
 		}
 		p.advance(5 * time.Minute)
-		if p.i.Done() && !r.Done() {
+		if p.i.Done() && !sa.Done() {
 			t.Fatalf("responder stopped answering after the input; events %+v", p.mn.events)
 		}
 	})

@@ -125,6 +125,9 @@ func (ike *ikeSA) unprotect(m *wire.Message) error {
 	if !ok || e.TotalFragments != 0 {
 		return fmt.Errorf("%w: no Encrypted payload", ErrProtocol)
 	}
+	if ike.dec == nil {
+		return fmt.Errorf("%w: IKE SA not keyed yet", ErrProtocol)
+	}
 	body := len(e.AssociatedData())
 	pt, err := ike.dec.Open(e.Message, body)
 	if err != nil {

@@ -114,6 +114,9 @@ type Stats struct {
 	// DroppedMessageID: a request outside the window or a response to no
 	// request in flight (RFC 7296 §2.3).
 	DroppedMessageID uint64
+	// DroppedNotEstablished: a request that may not come yet: one before
+	// the IKE SA has keys (RFC 7296 §2.2).
+	DroppedNotEstablished uint64
 	// Retransmitted counts our requests sent again (RFC 7296 §2.1).
 	Retransmitted uint64
 	// Replayed counts cached responses sent again to a retransmitted
@@ -191,11 +194,16 @@ func (sa *SA) Receive(now time.Time, dg Datagram) {
 		sa.stats.DroppedUnknownSPI++
 		return
 	}
-	if h.Flags().Response() {
+	switch {
+	case h.Flags().Response():
 		sa.receiveResponse(ike, dg, m, now)
-	} else if h.ExchangeType() == wire.ExchangeIKESAInit {
+	case h.ExchangeType() == wire.ExchangeIKESAInit:
 		sa.receiveInitRetransmit(ike, dg)
-	} else {
+	case ike.dec == nil:
+		// Before the IKE_SA_INIT response the initiator has no keys:
+		// nothing protected can be for it (RFC 7296 §2.2).
+		sa.stats.DroppedNotEstablished++
+	default:
 		sa.receiveRequest(ike, dg, m, now)
 	}
 }
