@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mip6ha/mip6ha/test/interop"
 	"github.com/mip6ha/mip6ha/test/lab"
 	"github.com/mip6ha/mip6ha/test/mnclient"
@@ -418,19 +420,38 @@ func tail(s string, n int) string {
 }
 
 // inHost runs f on an OS thread switched into host's network namespace, so
-// that the sockets f opens live there. The thread is thrown away
-// afterwards (its goroutine ends while locked).
+// that the sockets f opens live there (they stay there when used from other
+// threads afterwards). The thread returns to the test's namespace
+// afterwards: one left in the lab's could be the process's main thread,
+// which is what tools such as `ip netns pids` look at, and the lab's
+// cleanup would then kill the test process with the lab.
 func inHost(host *lab.Host, f func() error) error {
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := setns(host); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", host.Namespace(), err)
-			return
-		}
-		errc <- f()
-	}()
+	go func() { errc <- inNetns(host, f) }()
 	return <-errc
+}
+
+// inNetns runs f on the calling goroutine's thread, switched into host's
+// network namespace for the duration. A thread that cannot switch back is
+// thrown away (its goroutine ends locked to it).
+func inNetns(host *lab.Host, f func() error) error {
+	runtime.LockOSThread()
+	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer unix.Close(orig)
+	if err := setns(host); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("setns %s: %w", host.Namespace(), err)
+	}
+	defer func() {
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	return f()
 }
 
 // osWriteFile writes a scratch file readable by its owner only.

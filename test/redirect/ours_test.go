@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -240,7 +239,8 @@ func TestRedirectExtensionsRoundTrip(t *testing.T) {
 // startInProcessMN runs our client in this process with its sockets in
 // host's network namespace (InMemory: no TUN device, no routes), its main
 // loop on a thread of that namespace (it finds its care-of address by
-// asking the kernel there). It is stopped at cleanup.
+// asking the kernel there), which returns to the test's namespace when the
+// client stops, at cleanup.
 func startInProcessMN(t *testing.T, host *lab.Host, cfg mnclient.Config) *mnclient.Client {
 	t.Helper()
 	var c *mnclient.Client
@@ -252,14 +252,7 @@ func startInProcessMN(t *testing.T, host *lab.Host, cfg mnclient.Config) *mnclie
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := setns(host); err != nil {
-			done <- err
-			return
-		}
-		done <- c.Run(ctx)
-	}()
+	go func() { done <- inNetns(host, func() error { return c.Run(ctx) }) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
