@@ -219,10 +219,11 @@ func (sa *SA) respondInformational(ike *ikeSA, in *inbound, now time.Time) ([]wi
 }
 
 // receiveRedirect handles a gateway-initiated REDIRECT (RFC 5685 §5): only
-// from the original responder to a client that announced support. The SA
-// stays up: the caller builds the new SA first, then deletes this one.
+// from the original responder, once its AUTH verified, to a client that
+// announced support. The SA stays up: the caller builds the new SA first,
+// then deletes this one.
 func (sa *SA) receiveRedirect(ike *ikeSA, n wire.Notify, in *inbound) {
-	if !sa.initiatorRole || !sa.redirect.supported {
+	if !sa.initiatorRole || !sa.redirect.supported || !sa.peerAuthenticated {
 		return
 	}
 	r, err := n.Redirect(wire.ExchangeInformational, nil)

@@ -74,3 +74,101 @@ func TestRFC7296RequestBeforeKeysDropped(t *testing.T) {
 		return len(eventsOf[IKEUp](p.mn)) == 1 && len(eventsOf[IKEUp](p.ha)) == 1
 	})
 }
+
+// deliverTo delivers msg to sa on the path from peer to us and returns what sa
+// made of it.
+func deliverTo(sa *SA, now time.Time, us, peer netip.AddrPort, msg []byte) Ready {
+	sa.Receive(now, Datagram{Local: us, Remote: peer, Payload: msg})
+	r := sa.Ready()
+	sa.Advance()
+	return r
+}
+
+// RFC 5685 §5, §6 and §11: a client acts on a REDIRECT after IKE_SA_INIT
+// only once the gateway's AUTH has verified. While IKE_AUTH is in flight an
+// INFORMATIONAL REDIRECT (protected with keys any D-H partner has) is
+// neither answered nor reported.
+func TestRFC5685InformationalRedirectNeedsAuthenticatedPeer(t *testing.T) {
+	i, r, mn, ha, now := halfOpen(t, 3)
+	evil := netip.MustParseAddr("2001:db8:666::1")
+	msg, err := r.protected(r.cur, wire.ExchangeInformational, 0, false, &wire.Redirect{Gateway: wire.GatewayAddr(evil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := deliverTo(i, now, mn, ha, msg)
+	for _, e := range out.Events {
+		t.Errorf("event %T %+v before the gateway authenticated", e, e)
+	}
+	if len(out.Datagrams) != 0 {
+		t.Errorf("%d datagrams answer a request before IKE_AUTH completed", len(out.Datagrams))
+	}
+	if got := i.Stats().DroppedNotEstablished; got != 1 {
+		t.Errorf("DroppedNotEstablished = %d, want 1", got)
+	}
+}
+
+// RFC 7296 §1.2, §2.2: IKE_SA_INIT and IKE_AUTH come first; no other
+// exchange may run before IKE_AUTH completes. The initiator takes no request
+// of a responder that has not authenticated: a Delete does not end its SA,
+// a CREATE_CHILD_SA or liveness check is not answered.
+func TestRFC7296InitiatorIgnoresRequestsBeforeIKEAuthCompletes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ex   wire.ExchangeType
+		ps   []wire.Payload
+	}{
+		{"delete", wire.ExchangeInformational, []wire.Payload{ptr(wire.DeleteIKESA())}},
+		{"liveness", wire.ExchangeInformational, nil},
+		{"create-child", wire.ExchangeCreateChildSA, []wire.Payload{offerSA(DefaultESPProposals(), wire.ProtocolESP, spiBytes(0x1234), false, 0),
+			&wire.Nonce{Data: make([]byte, 32)}, ptr(wire.TSi{Selectors: AnyTS()}), ptr(wire.TSr{Selectors: AnyTS()})}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i, r, mn, ha, now := halfOpen(t, 4)
+			msg, err := r.protected(r.cur, tc.ex, 0, false, tc.ps...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := deliverTo(i, now, mn, ha, msg)
+			if len(out.Events) != 0 || len(out.Datagrams) != 0 || len(out.ChildOps) != 0 {
+				t.Errorf("initiator acted on a request before IKE_AUTH completed: %+v", out)
+			}
+			if i.Done() || i.State() != StateAuth || i.cur.peerNext != 0 {
+				t.Errorf("initiator %v (done %v, peer Message ID %d)", i.State(), i.Done(), i.cur.peerNext)
+			}
+		})
+	}
+}
+
+// RFC 7296 §1.2, §2.2: the responder takes nothing but IKE_AUTH before the
+// IKE SA is established. An INFORMATIONAL request with the Message ID the
+// IKE_AUTH request will carry is dropped, so it cannot use that ID up: the
+// IKE_AUTH that follows completes.
+func TestRFC7296ResponderTakesOnlyIKEAuthBeforeEstablished(t *testing.T) {
+	i, r, mn, ha, now := halfOpen(t, 8)
+	msg, err := i.protected(i.cur, wire.ExchangeInformational, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := deliverTo(r, now, ha, mn, msg); len(out.Datagrams) != 0 || len(out.Events) != 0 {
+		t.Errorf("responder acted on an INFORMATIONAL before IKE_AUTH: %+v", out)
+	}
+	if got := r.Stats().DroppedNotEstablished; got != 1 {
+		t.Errorf("DroppedNotEstablished = %d, want 1", got)
+	}
+	// The initiator sends its IKE_AUTH request again (the first was lost).
+	now = now.Add(4 * time.Second)
+	i.Tick(now)
+	again := i.Ready()
+	i.Advance()
+	if len(again.Datagrams) != 1 {
+		t.Fatalf("initiator sent %d datagrams, want its IKE_AUTH request", len(again.Datagrams))
+	}
+	out := deliverTo(r, now, ha, mn, again.Datagrams[0].Payload)
+	if len(out.Datagrams) != 1 || r.State() != StateEstablished {
+		t.Fatalf("responder %v after IKE_AUTH, %d datagrams", r.State(), len(out.Datagrams))
+	}
+	deliverTo(i, now, mn, ha, out.Datagrams[0].Payload)
+	if i.State() != StateEstablished {
+		t.Errorf("initiator %v after the IKE_AUTH response", i.State())
+	}
+}

@@ -114,8 +114,10 @@ type Stats struct {
 	// DroppedMessageID: a request outside the window or a response to no
 	// request in flight (RFC 7296 §2.3).
 	DroppedMessageID uint64
-	// DroppedNotEstablished: a request that may not come yet: one before
-	// the IKE SA has keys (RFC 7296 §2.2).
+	// DroppedNotEstablished: a request before the peer authenticated that
+	// may not come then: any request to the initiator (it may not even
+	// have keys yet), any but IKE_AUTH to the responder (RFC 7296 §1.2,
+	// §2.2).
 	DroppedNotEstablished uint64
 	// Retransmitted counts our requests sent again (RFC 7296 §2.1).
 	Retransmitted uint64
@@ -199,9 +201,12 @@ func (sa *SA) Receive(now time.Time, dg Datagram) {
 		sa.receiveResponse(ike, dg, m, now)
 	case h.ExchangeType() == wire.ExchangeIKESAInit:
 		sa.receiveInitRetransmit(ike, dg)
-	case ike.dec == nil:
-		// Before the IKE_SA_INIT response the initiator has no keys:
-		// nothing protected can be for it (RFC 7296 §2.2).
+	case !sa.peerAuthenticated && (sa.initiatorRole || h.ExchangeType() != wire.ExchangeIKEAuth):
+		// IKE_SA_INIT and IKE_AUTH come first (RFC 7296 §1.2, §2.2): until
+		// the peer has authenticated, an initiator takes no request (it
+		// may not even have keys yet) and a responder only IKE_AUTH. A
+		// REDIRECT or Delete from a gateway whose AUTH is unverified is
+		// not acted on (RFC 5685 §5, §6).
 		sa.stats.DroppedNotEstablished++
 	default:
 		sa.receiveRequest(ike, dg, m, now)
