@@ -220,17 +220,23 @@ func (c *Client) followRedirect(now time.Time, s *session, x ike.RedirectReceive
 	c.emit(ev)
 	c.log.Info("following redirect", "stage", stage, "from", x.From.String(), "to", gw.String(), "ticket", x.Target.Ticket != nil,
 		"redirects_in_window", c.redir.guard.Count())
-	if x.Exchange == wire.ExchangeInformational {
+	switch {
+	case x.Exchange == wire.ExchangeInformational:
 		c.redir.from, c.redir.to = s, next
-		return
+	case s == c.redir.to:
+		// The gateway we were moving to sent us on: keep moving, still from
+		// the SA we hold.
+		c.redir.to = next
+	default:
+		if !c.cfg.HAAddr.IsValid() && gw.Addr().Is6() && !c.bind.registered {
+			// No binding exists yet, so no Mobile IPv6 state changes (RFC
+			// 5685 §8): the gateway that will serve us is where Binding
+			// Updates go.
+			c.haAddr = gw.Addr()
+		}
+		c.cur = next
+		c.ha = gw
 	}
-	if !c.cfg.HAAddr.IsValid() && gw.Addr().Is6() && !c.bind.registered {
-		// No binding exists yet, so no Mobile IPv6 state changes (RFC 5685
-		// §8): the gateway that will serve us is where Binding Updates go.
-		c.haAddr = gw.Addr()
-	}
-	c.cur = next
-	c.ha = gw
 }
 
 // completeSwitch ends a make-before-break move: the new SA has its

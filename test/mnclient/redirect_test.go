@@ -376,3 +376,38 @@ func TestRedirectConfigChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectMoveRedirectedAgain: while the client moves its established
+// SA to b, b redirects it at IKE_SA_INIT to c; the client keeps moving,
+// still holding its SA with a, and ends with c, with its home address, and
+// a's SA deleted.
+func TestRedirectMoveRedirectedAgain(t *testing.T) {
+	needNetns(t)
+	ctx := redirectCtx(t)
+	aAddr, bAddr, cAddr := netip.MustParseAddr("2001:db8:ff::1c"), netip.MustParseAddr("2001:db8:ff::1d"), netip.MustParseAddr("2001:db8:ff::1e")
+	c := startGateway(t, cAddr, nil, nil)
+	startGateway(t, bAddr, nil, &homeagent.RedirectOptions{View: drainingView(t, bAddr, cAddr)})
+	a := startGateway(t, aAddr, nil, nil)
+	events := newEventLog()
+	runClient(t, redirectClient(t, aAddr, events, RedirectConfig{}))
+	hoa := events.wait(t, ctx, EventHomeAddress, 1).Address
+	events.wait(t, ctx, EventChildInstalled, 1)
+	if n, err := a.rt.RedirectPeer(ctx, ike.RFC822("mn@example.net"), ike.RedirectTarget{Gateway: wire.GatewayAddr(bAddr)}); n != 1 || err != nil {
+		t.Fatalf("RedirectPeer: %d, %v", n, err)
+	}
+	if rd := events.wait(t, ctx, EventRedirected, 2); rd.Stage != "IKE_SA_INIT" || rd.From != bAddr.String() ||
+		rd.To != netip.AddrPortFrom(cAddr, 500).String() {
+		t.Fatalf("second redirect %+v", rd)
+	}
+	events.wait(t, ctx, EventChildInstalled, 2)
+	if got := events.wait(t, ctx, EventHomeAddress, 2).Address; got != hoa {
+		t.Errorf("home address at c %s, held %s", got, hoa)
+	}
+	if up := events.wait(t, ctx, EventAttached, 2); up.Remote != netip.AddrPortFrom(cAddr, 4500).String() {
+		t.Errorf("attached %+v, want c", up)
+	}
+	if down := waitEvent[ike.IKEDown](t, ctx, a); down.Reason != ike.DownDeletedByPeer {
+		t.Errorf("a's SA ended %+v", down)
+	}
+	waitEvent[ike.ChildUp](t, ctx, c)
+}
