@@ -71,6 +71,17 @@
 // back to the AddressPool, log lines, the Observer), then the datagrams,
 // written in one batch per wake-up.
 //
+// # Redirect
+//
+// RFC 5685 comes in through Options.Redirect (RedirectOptions, which the
+// Service fills in from ike.redirect.* and cluster.*): a Redirector on the
+// placement policy of a ClusterView, asked by the engine at IKE_SA_INIT and
+// IKE_AUTH; anycast addresses; the grace period; handover tickets.
+// A first IKE_SA_INIT request that is redirected needs no SA, so the
+// socket goroutine that read it answers it at once (ike.Responder.Redirect),
+// the batch's answers in one write; the others go to their shard, as above.
+// Runtime.Redirect redirects an established SA. docs/redirect.md.
+//
 // # Shutdown
 //
 // When Run's context ends, every shard deletes its established IKE SAs
