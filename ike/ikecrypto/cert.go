@@ -3,7 +3,6 @@ package ikecrypto
 import (
 	"bytes"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"net/netip"
@@ -23,8 +22,8 @@ import (
 //     to case;
 //   - ID_IPV4_ADDR, ID_IPV6_ADDR: an iPAddress subjectAltName of the same
 //     family and value;
-//   - ID_DER_ASN1_DN: the certificate's subject, as the same DER or the same
-//     distinguished name once parsed.
+//   - ID_DER_ASN1_DN: the certificate's subject, not empty, as the same DER
+//     or the same distinguished name RDN by RDN (see sameDN).
 //
 // Other ID types cannot be matched against a certificate. Extended key
 // usages are not restricted. It returns the end-entity certificate, whose
@@ -89,21 +88,103 @@ func matchIdentity(c *x509.Certificate, idType IDType, idData []byte) error {
 			}
 		}
 	case IDDERASN1DN:
-		if bytes.Equal(c.RawSubject, idData) {
+		if sameDN(c.RawSubject, idData) {
 			return nil
-		}
-		var dn pkix.RDNSequence
-		if rest, err := asn1.Unmarshal(idData, &dn); err == nil && len(rest) == 0 {
-			var name pkix.Name
-			name.FillFromRDNSequence(&dn)
-			if name.String() == c.Subject.String() {
-				return nil
-			}
 		}
 	default:
 		return fmt.Errorf("%v cannot be matched against a certificate: %w", idType, ErrCertificate)
 	}
 	return fmt.Errorf("certificate %q does not name %v %q: %w", c.Subject, idType, printableID(idType, idData), ErrCertificate)
+}
+
+// sameDN reports whether two DER distinguished names are the same name
+// (RFC 4945 §3.1.5 via RFC 5280 §7.1): the same number of RDNs, in the same
+// order, each with the same attribute types and values, in any order within
+// a multi-valued RDN. A value may be sent as another string type (a
+// PrintableString and a UTF8String of the same text match); nothing else is
+// normalised, so an attribute that is added, dropped, repeated or moved to
+// another RDN makes another name. An empty name names nobody (RFC 4945
+// §3.1.5: it must not be used as an identity).
+func sameDN(a, b []byte) bool {
+	x, okx := parseDN(a)
+	y, oky := parseDN(b)
+	if !okx || !oky || len(x) == 0 || len(x) != len(y) {
+		return false
+	}
+	if bytes.Equal(a, b) {
+		return true
+	}
+	for i := range x {
+		if !sameRDN(x[i], y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// attributeTypeAndValue is one attribute of an RDN, its value undecoded.
+type attributeTypeAndValue struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
+// relativeDistinguishedNameSET is an RDN: a SET OF attributes (the name
+// suffix makes encoding/asn1 read a SET).
+type relativeDistinguishedNameSET []attributeTypeAndValue
+
+// parseDN parses a DER Name (an RDNSequence) with nothing after it.
+func parseDN(der []byte) ([]relativeDistinguishedNameSET, bool) {
+	var dn []relativeDistinguishedNameSET
+	rest, err := asn1.Unmarshal(der, &dn)
+	return dn, err == nil && len(rest) == 0
+}
+
+// sameRDN reports whether two RDNs hold the same attributes, as sets.
+func sameRDN(a, b relativeDistinguishedNameSET) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	used := make([]bool, len(b))
+next:
+	for _, x := range a {
+		for j, y := range b {
+			if !used[j] && sameAttribute(x, y) {
+				used[j] = true
+				continue next
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// sameAttribute compares two attributes: the same type and the same DER
+// value, or the same text in two string types.
+func sameAttribute(x, y attributeTypeAndValue) bool {
+	if !x.Type.Equal(y.Type) {
+		return false
+	}
+	if bytes.Equal(x.Value.FullBytes, y.Value.FullBytes) {
+		return true
+	}
+	sx, okx := directoryString(x.Value)
+	sy, oky := directoryString(y.Value)
+	return okx && oky && sx == sy
+}
+
+// directoryString decodes a value of one of the string types names use.
+func directoryString(v asn1.RawValue) (string, bool) {
+	if v.Class != asn1.ClassUniversal {
+		return "", false
+	}
+	switch v.Tag {
+	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagT61String, asn1.TagIA5String, asn1.TagBMPString, asn1.TagNumericString:
+	default:
+		return "", false
+	}
+	var s string
+	rest, err := asn1.Unmarshal(v.FullBytes, &s)
+	return s, err == nil && len(rest) == 0
 }
 
 // printableID renders identification data for an error message.

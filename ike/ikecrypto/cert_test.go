@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -141,5 +142,62 @@ func TestVerifyPeerCertificateDNParsed(t *testing.T) {
 	dn := unhex(t, "3026 310b 3009 0603550406 1302 4445 3117 3015 0603550403 0c0e 6d6e2e6578616d706c652e6e6574")
 	if _, err := VerifyPeerCertificate([][]byte{leaf.der}, roots, certEpoch.AddDate(0, 1, 0), IDDERASN1DN, dn); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// RFC 4945 §3.1.5 (with RFC 5280 §7.1): an ID_DER_ASN1_DN must be the
+// end-entity certificate's subject. Names that only look the same once
+// flattened into a pkix.Name — an attribute repeated, the RDNs reordered,
+// two RDNs merged into one — name someone else; so do names differing in
+// case, and the empty name names nobody. A value sent as another string
+// type still matches.
+func TestRFC4945DNMustBeTheCertificateSubject(t *testing.T) {
+	var (
+		oidO  = asn1.ObjectIdentifier{2, 5, 4, 10}
+		oidCN = asn1.ObjectIdentifier{2, 5, 4, 3}
+	)
+	at := func(oid asn1.ObjectIdentifier, v any) pkix.AttributeTypeAndValue {
+		return pkix.AttributeTypeAndValue{Type: oid, Value: v}
+	}
+	dn := func(rdns ...pkix.RelativeDistinguishedNameSET) []byte {
+		b, err := asn1.Marshal(pkix.RDNSequence(rdns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rdn := func(ats ...pkix.AttributeTypeAndValue) pkix.RelativeDistinguishedNameSET { return ats }
+	utf8 := func(s string) asn1.RawValue { return asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte(s)} }
+
+	root := makeCert(t, caTemplate("root"), nil)
+	roots := x509.NewCertPool()
+	roots.AddCert(root.cert)
+	leaf := makeCert(t, &x509.Certificate{Subject: pkix.Name{Organization: []string{"Example"}, CommonName: "mallory"}}, root)
+	anonymous := makeCert(t, &x509.Certificate{DNSNames: []string{"anonymous.example.net"}}, root)
+	now := certEpoch.AddDate(0, 1, 0)
+	for _, tc := range []struct {
+		name string
+		cert *testCert
+		id   []byte
+		ok   bool
+	}{
+		{"subject", leaf, leaf.cert.RawSubject, true},
+		{"same name rebuilt", leaf, dn(rdn(at(oidO, "Example")), rdn(at(oidCN, "mallory"))), true},
+		{"other string type", leaf, dn(rdn(at(oidO, utf8("Example"))), rdn(at(oidCN, utf8("mallory")))), true},
+		{"repeated attribute", leaf, dn(rdn(at(oidO, "Example")), rdn(at(oidCN, "victim")), rdn(at(oidCN, "mallory"))), false},
+		{"reordered RDNs", leaf, dn(rdn(at(oidCN, "mallory")), rdn(at(oidO, "Example"))), false},
+		{"merged RDNs", leaf, dn(rdn(at(oidO, "Example"), at(oidCN, "mallory"))), false},
+		{"other case", leaf, dn(rdn(at(oidO, "Example")), rdn(at(oidCN, "Mallory"))), false},
+		{"prefix", leaf, dn(rdn(at(oidO, "Example"))), false},
+		{"trailing octets", leaf, append(slices.Clone(leaf.cert.RawSubject), 0), false},
+		{"empty name", anonymous, anonymous.cert.RawSubject, false},
+	} {
+		_, err := VerifyPeerCertificate([][]byte{tc.cert.der}, roots, now, IDDERASN1DN, tc.id)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %x accepted %v, want %v (%v)", tc.name, tc.id, err == nil, tc.ok, err)
+		}
+		if err != nil && !errors.Is(err, ErrCertificate) {
+			t.Errorf("%s: error %v does not wrap ErrCertificate", tc.name, err)
+		}
 	}
 }

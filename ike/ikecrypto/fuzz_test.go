@@ -224,3 +224,28 @@ func FuzzVerifyAuthData(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSameDN compares arbitrary octets as distinguished names: it must
+// never panic, must be symmetric, and a name is the same as itself exactly
+// when it parses and is not empty.
+func FuzzSameDN(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"3026310b3009060355040613024445311730150603550403130e6d6e2e6578616d706c652e6e6574",
+			"3026310b3009060355040613024445311730150603550403" + "0c0e6d6e2e6578616d706c652e6e6574"},
+		{"30243110300e060355040a13074578616d706c653110300e060355040313076d616c6c6f7279",
+			"30223120300e060355040313076d616c6c6f7279300e060355040a13074578616d706c65"},
+		{"3000", "3000"},
+	} {
+		f.Add(unhex(f, seed[0]), unhex(f, seed[1]))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		ab, ba := sameDN(a, b), sameDN(b, a)
+		if ab != ba {
+			t.Fatalf("sameDN(a, b) = %v, sameDN(b, a) = %v", ab, ba)
+		}
+		dn, ok := parseDN(a)
+		if self := sameDN(a, a); self != (ok && len(dn) > 0) {
+			t.Fatalf("sameDN(a, a) = %v for a name that parses %v with %d RDNs", self, ok, len(dn))
+		}
+	})
+}
