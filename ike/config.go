@@ -117,6 +117,12 @@ type Config struct {
 	// KeepaliveInterval is the NAT keepalive period when we are behind a
 	// NAT (RFC 3948 §4; default 20 s).
 	KeepaliveInterval time.Duration
+	// MaxChildren bounds the CHILD_SAs of one IKE SA that the peer may
+	// create (default DefaultMaxChildren): a CREATE_CHILD_SA for one more
+	// is answered NO_ADDITIONAL_SAS (RFC 7296 §1.3), and a rekey is
+	// answered TEMPORARY_FAILURE (§2.25) while twice as many are held
+	// (replaced ones waiting for their Delete included).
+	MaxChildren int
 
 	// KeyLog, if not nil, receives one line per IKE SA (new or rekeyed) in
 	// the form of tshark's ikev2_decryption_table, so captures can be
@@ -176,6 +182,7 @@ const (
 	DefaultHalfOpenTimeout   = 30 * time.Second
 	DefaultKeepaliveInterval = 20 * time.Second
 	DefaultRedirectGrace     = 30 * time.Second
+	DefaultMaxChildren       = 16
 )
 
 // config is a Config with defaults filled in and derived values.
@@ -248,6 +255,9 @@ func (c *Config) resolve() (*config, error) {
 	}
 	if r.RedirectGrace <= 0 {
 		r.RedirectGrace = DefaultRedirectGrace
+	}
+	if r.MaxChildren <= 0 {
+		r.MaxChildren = DefaultMaxChildren
 	}
 	r.hashes = []wire.HashAlgorithm{wire.HashSHA2_256, wire.HashSHA2_384, wire.HashSHA2_512}
 	for _, ca := range c.CertReqCAs {

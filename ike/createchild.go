@@ -20,6 +20,12 @@ import (
 // peer refused with TEMPORARY_FAILURE (RFC 7296 §2.25: not at once).
 const temporaryFailureBackoff = 10 * time.Second
 
+// maxOldIKESAs is how many replaced IKE SAs may wait for their Delete
+// before a rekey of the peer is refused with TEMPORARY_FAILURE: a peer
+// that rekeys and never deletes cannot make us hold keys and routed SPIs
+// without bound.
+const maxOldIKESAs = 2
+
 // pfsGroup returns the D-H group for PFS in CREATE_CHILD_SA: the first group
 // of the first ESP proposal that has one (0: no PFS).
 func (sa *SA) pfsGroup() wire.DHGroup {
@@ -299,6 +305,12 @@ func (sa *SA) respondCreateChild(ike *ikeSA, in *inbound, now time.Time) ([]wire
 		if old.state == childDeleting || old.state == childRekeyed || old.redundant {
 			return fail(wire.NotifyTemporaryFailure) // RFC 7296 §2.25.1
 		}
+		if len(sa.children) >= 2*sa.cfg.MaxChildren {
+			// Replaced CHILD_SAs the peer does not delete pile up.
+			return fail(wire.NotifyTemporaryFailure)
+		}
+	} else if sa.liveChildren() >= sa.cfg.MaxChildren {
+		return fail(wire.NotifyNoAdditionalSAs) // RFC 7296 §1.3
 	}
 	np, _ := in.first(wire.PayloadNonce)
 	ni, err := wire.ParseNonce(np.Body)
@@ -385,6 +397,19 @@ func (sa *SA) respondCreateChild(ike *ikeSA, in *inbound, now time.Time) ([]wire
 		old.peerRekey, old.peerNi, old.peerNr = ch, niData, nr
 	}
 	return resp, nil
+}
+
+// liveChildren counts the CHILD_SAs in use: those not replaced by a
+// successor, not being deleted and not redundant.
+func (sa *SA) liveChildren() int {
+	n := 0
+	for _, c := range sa.children {
+		if c.state != childRekeyed && c.state != childDeleting && !c.redundant &&
+			!slices.ContainsFunc(sa.children, func(s *child) bool { return s.pred == c }) {
+			n++
+		}
+	}
+	return n
 }
 
 // rekeyingIKE reports whether our IKE SA rekey is in flight.
@@ -522,7 +547,7 @@ func (x *rekeyIKEExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Ti
 			return
 		}
 		// Ours wins; the peer deletes p.
-		sa.others = append(sa.others, p)
+		sa.awaitDelete(p, now)
 	}
 	sa.switchIKE(next, true, now)
 	sa.enqueue(ike, &deleteIKEExchange{reason: DownRekeyed}, now)
@@ -586,11 +611,17 @@ func (x *rekeyIKEExchange) timeout(sa *SA, ike *ikeSA, now time.Time) {
 }
 
 // switchIKE makes next the current IKE SA; the old one waits in others for
-// its Delete. Requests still queued on the old one move to next.
+// its Delete: ours if we rekeyed (initiator), else the peer's, which we
+// wait for until Config.HalfOpenTimeout. Requests still queued on the old
+// one move to next.
 func (sa *SA) switchIKE(next *ikeSA, initiator bool, now time.Time) {
 	old := sa.cur
 	sa.cur = next
-	sa.others = append(sa.others, old)
+	if initiator {
+		sa.others = append(sa.others, old) // our Delete of it follows
+	} else {
+		sa.awaitDelete(old, now)
+	}
 	next.queue = append(next.queue, old.queue...)
 	old.queue = nil
 	if sa.cfg.IKERekeyTime > 0 {
@@ -598,6 +629,13 @@ func (sa *SA) switchIKE(next *ikeSA, initiator bool, now time.Time) {
 	}
 	sa.announce(next, old, initiator)
 	sa.pump(next, now)
+}
+
+// awaitDelete keeps a replaced or redundant IKE SA among the others until
+// its Delete, or until Config.HalfOpenTimeout if nobody deletes it.
+func (sa *SA) awaitDelete(ike *ikeSA, now time.Time) {
+	ike.retireAt = now.Add(sa.cfg.HalfOpenTimeout)
+	sa.others = append(sa.others, ike)
 }
 
 // announce reports a new IKE SA once, so that the runtime routes its local
@@ -618,8 +656,9 @@ func (sa *SA) respondRekeyIKE(ike *ikeSA, in *inbound, sai *wire.SA, now time.Ti
 		return []wire.Payload{&wire.Notify{Type: t}}, nil
 	}
 	// RFC 7296 §2.25.1, §2.25.2, §2.8.2: not while we work on a CHILD_SA,
-	// and not an IKE SA we have rekeyed or are closing.
-	if ike != sa.cur || ike.deleting || sa.childExchangeInFlight() {
+	// and not an IKE SA we have rekeyed or are closing; nor while old IKE
+	// SAs the peer has not deleted yet pile up.
+	if ike != sa.cur || ike.deleting || sa.childExchangeInFlight() || len(sa.others) >= maxOldIKESAs {
 		return fail(wire.NotifyTemporaryFailure)
 	}
 	kp, okKE := in.first(wire.PayloadKE)

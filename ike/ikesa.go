@@ -44,6 +44,8 @@ type ikeSA struct {
 	deleting bool
 	// retired is set when the IKE SA is gone (deleted after a rekey).
 	retired bool
+	// retireAt is when a replaced IKE SA that nobody deleted is retired.
+	retireAt time.Time
 	// announced is set once IKERekeyed reported the IKE SA.
 	announced bool
 }

@@ -172,3 +172,98 @@ func TestRFC7296ResponderTakesOnlyIKEAuthBeforeEstablished(t *testing.T) {
 		t.Errorf("initiator %v after the IKE_AUTH response", i.State())
 	}
 }
+
+// RFC 7296 §1.3 and §3.10.1 (NO_ADDITIONAL_SAS): an authenticated peer
+// cannot make us hold CHILD_SAs without bound. Beyond Config.MaxChildren a
+// CREATE_CHILD_SA is refused with NO_ADDITIONAL_SAS; the IKE SA stays up
+// and a rekey, which replaces a CHILD_SA, still works at the limit.
+func TestRFC7296NoAdditionalSAsAboveMaxChildren(t *testing.T) {
+	ic, rc, _ := pairConfig(7)
+	p := newPair(t, ic, rc)
+	p.establish()
+	const asked = 40
+	for range asked {
+		if err := p.i.CreateChild(p.now, ChildRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.run()
+	r := p.r()
+	if n := len(r.Children()); n != DefaultMaxChildren || len(p.ha.inbound) != DefaultMaxChildren {
+		t.Fatalf("responder holds %d CHILD_SAs (%d inbound), want %d", n, len(p.ha.inbound), DefaultMaxChildren)
+	}
+	refused := 0
+	for _, f := range eventsOf[ChildFailed](p.mn) {
+		if f.Notify != wire.NotifyNoAdditionalSAs || !f.ByPeer {
+			t.Errorf("CHILD_SA refused with %v (by peer %v), want NO_ADDITIONAL_SAS", f.Notify, f.ByPeer)
+		}
+		refused++
+	}
+	if want := asked - (DefaultMaxChildren - 1); refused != want {
+		t.Errorf("%d CHILD_SAs refused, want %d", refused, want)
+	}
+	checkChildrenMatch(t, p.mn, p.ha)
+	if err := p.i.RekeyChild(p.now, p.i.Children()[0].InSPI); err != nil {
+		t.Fatal(err)
+	}
+	p.run()
+	if len(eventsOf[ChildRekeyed](p.mn)) != 1 || len(r.Children()) != DefaultMaxChildren || r.State() != StateEstablished {
+		t.Errorf("rekey at the limit: %d rekeyed, %d CHILD_SAs, responder %v", len(eventsOf[ChildRekeyed](p.mn)), len(r.Children()), r.State())
+	}
+	checkChildrenMatch(t, p.mn, p.ha)
+}
+
+// RFC 7296 §2.18, §2.25: the initiator of an IKE SA rekey deletes the old
+// IKE SA. A peer that rekeys and never deletes cannot make us keep old IKE
+// SAs (keys, routed SPIs) without bound: while two wait for their Delete a
+// further rekey is refused with TEMPORARY_FAILURE, and each is retired
+// Config.HalfOpenTimeout after it was replaced.
+func TestRFC7296OldIKESAsBoundedWhenPeerNeverDeletes(t *testing.T) {
+	ic, rc, _ := pairConfig(9)
+	p := newPair(t, ic, rc)
+	p.establish()
+	r := p.r()
+	// The peer's INFORMATIONAL requests (its Deletes) never arrive.
+	p.filter = func(dg Datagram) verdict {
+		h, err := wire.ParseHeader(dg.Payload)
+		if err == nil && dg.Local.Addr() == p.mn.addr && h.ExchangeType() == wire.ExchangeInformational && !h.Flags().Response() {
+			return drop
+		}
+		return deliver
+	}
+	for range 4 {
+		if err := p.i.RekeyIKE(p.now); err != nil {
+			t.Fatal(err)
+		}
+		p.run()
+		if len(r.others) > maxOldIKESAs {
+			t.Fatalf("responder holds %d old IKE SAs", len(r.others))
+		}
+	}
+	rekeyed := eventsOf[IKERekeyed](p.ha)
+	if len(rekeyed) != maxOldIKESAs {
+		t.Fatalf("responder took %d IKE SA rekeys, want %d", len(rekeyed), maxOldIKESAs)
+	}
+	var refused int
+	for _, f := range eventsOf[ExchangeFailed](p.mn) {
+		if f.Exchange == wire.ExchangeCreateChildSA && f.Notify == wire.NotifyTemporaryFailure {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Errorf("%d IKE SA rekeys refused with TEMPORARY_FAILURE, want 2", refused)
+	}
+	p.advance(DefaultHalfOpenTimeout + time.Second)
+	retired := map[SPIs]bool{}
+	for _, e := range eventsOf[IKERetired](p.ha) {
+		retired[e.SPIs] = true
+	}
+	for _, e := range rekeyed {
+		if !retired[e.Old] {
+			t.Errorf("old IKE SA %v still held after %v", e.Old, DefaultHalfOpenTimeout)
+		}
+	}
+	if r.State() != StateEstablished || len(r.others) > maxOldIKESAs {
+		t.Errorf("responder %v holding %d old IKE SAs", r.State(), len(r.others))
+	}
+}

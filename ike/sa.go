@@ -269,6 +269,11 @@ func (sa *SA) Tick(now time.Time) {
 		sa.teardown(DownHalfOpenTimeout, fmt.Errorf("%w: IKE SA not established after %v", ErrTimeout, sa.cfg.HalfOpenTimeout))
 		return
 	}
+	for _, o := range slices.Clone(sa.others) {
+		if !o.retireAt.IsZero() && !now.Before(o.retireAt) {
+			sa.retire(o)
+		}
+	}
 	if !sa.graceDeleteAt.IsZero() && !now.Before(sa.graceDeleteAt) {
 		sa.graceDeleteAt = time.Time{}
 		_ = sa.Delete(now)
@@ -305,6 +310,9 @@ func (sa *SA) deadline() time.Time {
 	}
 	for _, ike := range sa.ikes() {
 		at(ike.retransmitAt())
+	}
+	for _, o := range sa.others {
+		at(o.retireAt)
 	}
 	if sa.state < StateEstablished && !sa.created.IsZero() {
 		at(sa.created.Add(sa.cfg.HalfOpenTimeout))
