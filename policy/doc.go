@@ -52,9 +52,8 @@
 // nearer by more than Config.DistanceMargin, or (for a new node only) no
 // farther and with a load ratio lower by more than Config.LoadMargin. A
 // member that is unhealthy, draining or full gives the node to the
-// first-ranked member that can take it, except in the loop guards below:
-// it does not send a client back to the member in REDIRECTED_FROM, and a
-// full member keeps a client that another member redirected to it. Bound
+// first-ranked member that can take it, except in the loop guard below:
+// it does not send a client back to the member in REDIRECTED_FROM. Bound
 // nodes move for distance only (or when this member can no longer keep
 // them).
 //
@@ -64,13 +63,17 @@
 // view. On the same view that member ranks itself first and keeps the
 // client, so a chain of placement redirects ends after one hop. A member
 // that a client reaches with REDIRECTED_FROM naming a cluster member keeps
-// it when it is serving (reason redirected-here): the sender either ranked
-// us first or sent the client to its lease. So a lease redirect at
-// IKE_AUTH adds at most one hop, and a client's whole attachment takes at
-// most two redirects on a consistent view, an anycast start included
-// (the anycast redirect counts as the placement hop; the unicast address
-// it names keeps the client by the same ranking and margins). The
-// property tests check these statements on random views.
+// it when it can take a new node (reason redirected-here): the sender
+// either ranked us first or sent the client to its lease. So a lease
+// redirect at IKE_AUTH adds at most one hop, and a client's whole
+// attachment takes at most two redirects on a consistent view, an anycast
+// start included (the anycast redirect counts as the placement hop; the
+// unicast address it names keeps the client by the same ranking and
+// margins). When the member holding (or receiving) the lease is full, two
+// more: at IKE_SA_INIT it cannot tell the client is its own and sends it to
+// the member it ranks first, which sends it back at IKE_AUTH by the lease,
+// and then the REDIRECTED_FROM guard and the lease keep it. The property
+// tests check these statements on random views.
 //
 // Placement never sends a client to the member named in REDIRECTED_FROM
 // (it stays instead, reason redirected-from-guard), and a bound node is
@@ -82,9 +85,10 @@
 // served, and that member keeps the client (redirected-here, then
 // lease-here).
 //
-// REDIRECTED_FROM is unauthenticated (RFC 5685 §11). Trusting it only lets
-// a client stay on the serving member it contacted, which a client can
-// always get by not announcing REDIRECT_SUPPORTED.
+// REDIRECTED_FROM is unauthenticated (RFC 5685 §11: for logging and
+// accounting). It only ever waives the distance and load margins; it never
+// lets a client stay on a member that is full, unhealthy or draining, and
+// it never admits a node at IKE_AUTH that the exclusions turn away.
 //
 // # Anycast
 //

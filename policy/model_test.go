@@ -190,7 +190,7 @@ func (md model) place(remote netip.Addr, anycast bool, rf netip.Addr, portCapabl
 		}
 		return md.stay(r)
 	}
-	if from != "" && !anycast && self.m.Healthy && !self.m.Draining {
+	if from != "" && !anycast && self.m.Healthy && !self.m.Draining && self.m.Load < self.m.Capacity {
 		return md.stay(ReasonRedirectedHere)
 	}
 	if cs[0].why != ExcludedNone {

@@ -36,9 +36,11 @@ func (p *Policy) Self() string { return p.c.members[p.c.self].id }
 // nothing; the Decision has no Scores (use Explain for those).
 //
 // The rules, first match wins:
-//  1. REDIRECTED_FROM names a member and this one is serving (healthy, not
-//     draining), the request was not sent to anycast: stay
-//     (redirected-here).
+//  1. REDIRECTED_FROM names a member, this one can take a new node
+//     (healthy, not draining, not full) and the request was not sent to
+//     anycast: stay (redirected-here). The unauthenticated REDIRECTED_FROM
+//     only waives the distance and load margins of rule 6, never an
+//     exclusion.
 //  2. No member can take a new node: stay (no-candidate); on anycast,
 //     redirect to our own unicast address if we have one.
 //  3. This member ranks first: stay (best); on anycast, redirect to our own
@@ -324,7 +326,9 @@ func (p *Policy) place(st Stage, loc locator, anycast bool, from int) Decision {
 	}
 	ms := p.c.members
 	self := p.c.self
-	if from >= 0 && !anycast && ms[self].serving() {
+	if from >= 0 && !anycast && ms[self].newExclusion() == ExcludedNone {
+		// REDIRECTED_FROM is not authenticated (RFC 5685 §11): it waives
+		// the margins, never an exclusion.
 		return p.stay(st, ReasonRedirectedHere, loc)
 	}
 	best, be, se := p.scan(ms, loc, mode)

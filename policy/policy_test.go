@@ -500,3 +500,36 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// RFC 5685 §11: REDIRECTED_FROM is not authenticated. Naming a member in it
+// waives the distance and load margins (the member that sent the client
+// here ranked us first, or sent it to its lease), never an exclusion: a
+// full, unhealthy or draining member keeps no client for it, at IKE_SA_INIT
+// or at IKE_AUTH, and a full member keeps the clients whose lease it holds
+// by the lease rules.
+func TestRFC5685RedirectedFromWaivesNoExclusion(t *testing.T) {
+	forged := addr("2001:db8:2::1") // ha2's address
+	for _, tc := range []struct {
+		name string
+		f    func(*Member)
+		w    want
+	}{
+		{"serving", func(*Member) {}, want{ActionStay, ReasonRedirectedHere, "ha1", "", 0}},
+		{"full", func(m *Member) { m.Load = m.Capacity }, want{ActionRedirect, ReasonOverloaded, "ha3", "2001:db8:3::1", 0}},
+		{"unhealthy", func(m *Member) { m.Healthy = false }, want{ActionRedirect, ReasonUnhealthy, "ha3", "2001:db8:3::1", 0}},
+		{"draining", func(m *Member) { m.Draining = true }, want{ActionRedirect, ReasonDraining, "ha3", "2001:db8:3::1", 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustNew(t, DefaultConfig(), edit(fixtureView("ha1"), "ha1", tc.f))
+			check(t, p.AtInit(AtInit{Remote: clientWest6, RedirectedFrom: forged}), tc.w)
+			d := p.AtAuth(AtAuth{Remote: clientWest6, RedirectedFrom: forged})
+			if d.Stage != StageAuth {
+				t.Errorf("stage %v", d.Stage)
+			}
+			check(t, d, tc.w)
+		})
+	}
+	full := mustNew(t, DefaultConfig(), edit(fixtureView("ha1"), "ha1", func(m *Member) { m.Load = m.Capacity }))
+	check(t, full.AtAuth(AtAuth{Remote: clientWest6, RedirectedFrom: forged, LeaseOwner: "ha1"}),
+		want{ActionStay, ReasonLeaseHere, "ha1", "", 0})
+}

@@ -76,7 +76,10 @@ func TestPropertyInitTargetStays(t *testing.T) {
 }
 
 // The same for IKE_AUTH: the member a lease or placement redirect names
-// keeps the client at IKE_SA_INIT and at IKE_AUTH.
+// keeps the client at IKE_AUTH, and at IKE_SA_INIT unless it is full: the
+// REDIRECTED_FROM the client then sends waives no exclusion (RFC 5685 §11),
+// and at IKE_SA_INIT nothing says the client is the one whose lease it
+// holds. A full member sends it on, never back to the sender.
 func TestPropertyAuthTargetStays(t *testing.T) {
 	forScenarios(t, 3000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		ps := policies(t, sc)
@@ -98,7 +101,8 @@ func TestPropertyAuthTargetStays(t *testing.T) {
 					t.Fatalf("%s redirected to itself at IKE_AUTH: %+v -> %v", m.ID, req, d)
 				}
 				init := AtInit{Remote: remote, RedirectedFrom: local, PortCapable: req.PortCapable}
-				if d2 := ps[d.Target].AtInit(init); d2.Action != ActionStay {
+				if d2 := ps[d.Target].AtInit(init); d2.Action != ActionStay &&
+					(!full(sc, d.Target) || d2.Reason != ReasonOverloaded || d2.Target == m.ID) {
 					t.Errorf("%s: %+v -> %v; then %s at init: %v", m.ID, req, d, d.Target, d2)
 				}
 				auth := req
@@ -247,7 +251,11 @@ func perturb(r *rand.Rand, m Member, by float64) int {
 // (or the anycast address), follows redirects, and authenticates where
 // it is kept. It ends within two redirects (one placement, one lease), on
 // the member holding or receiving its lease when that member can serve
-// it, and that member keeps it at IKE_SA_INIT and IKE_AUTH.
+// it, and that member keeps it at IKE_SA_INIT and IKE_AUTH. When that
+// member is full, two more: at IKE_SA_INIT it sends the client to the
+// member it ranks first (it cannot know the client holds its lease), which
+// sends it back at IKE_AUTH by the lease, and then the REDIRECTED_FROM
+// guard keeps it.
 func TestPropertyClientJourney(t *testing.T) {
 	forScenarios(t, 3000, genOpts{}, func(t *testing.T, r *rand.Rand, sc scenario) {
 		ps := policies(t, sc)
@@ -268,6 +276,10 @@ func TestPropertyClientJourney(t *testing.T) {
 				redirects int
 				trail     []string
 			)
+			limit := 2
+			if full(sc, owner) || full(sc, moving) {
+				limit = 4
+			}
 			for {
 				trail = append(trail, at.ID+"@"+local.String())
 				init := AtInit{Remote: remote, Anycast: anycast, RedirectedFrom: rf, PortCapable: portCapable}
@@ -279,8 +291,8 @@ func TestPropertyClientJourney(t *testing.T) {
 					}
 				}
 				trail = append(trail, d.String())
-				if redirects++; redirects > 2 {
-					t.Fatalf("more than 2 redirects (owner %q, moving %q): %s", owner, moving, strings.Join(trail, " -> "))
+				if redirects++; redirects > limit {
+					t.Fatalf("more than %d redirects (owner %q, moving %q): %s", limit, owner, moving, strings.Join(trail, " -> "))
 				}
 				if !d.Addr.IsValid() {
 					t.Fatalf("redirect without an address: %s", strings.Join(trail, " -> "))
@@ -302,6 +314,12 @@ func TestPropertyClientJourney(t *testing.T) {
 			}
 		}
 	})
+}
+
+// full reports whether member id exists and is at or over its capacity.
+func full(sc scenario, id string) bool {
+	m, ok := memberByID(sc.view, id)
+	return ok && m.Load >= m.Capacity
 }
 
 // serves reports whether member id exists, is healthy and not draining,
