@@ -266,3 +266,41 @@ func TestLateIKESAInitDuplicateAfterEstablishment(t *testing.T) {
 	}
 	checkOnePair(t, p)
 }
+
+// RFC 7296 §1.4.1: deleting the IKE SA deletes all its CHILD_SAs, however
+// many there are, on both sides.
+func TestDeleteIKESADeletesEveryChildSA(t *testing.T) {
+	for _, byInitiator := range []bool{true, false} {
+		ic, rc, _ := pairConfig(12)
+		p := newPair(t, ic, rc)
+		p.establish()
+		for range 2 {
+			if err := p.i.CreateChild(p.now, ChildRequest{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.run()
+		if len(p.i.Children()) != 3 || len(p.r().Children()) != 3 {
+			t.Fatalf("%d / %d CHILD_SAs, want 3", len(p.i.Children()), len(p.r().Children()))
+		}
+		by := p.i
+		if !byInitiator {
+			by = p.r()
+		}
+		if err := by.Delete(p.now); err != nil {
+			t.Fatal(err)
+		}
+		p.run()
+		for _, n := range []*node{p.mn, p.ha} {
+			if len(n.inbound) != 0 || len(n.outbound) != 0 {
+				t.Errorf("%s dataplane not empty: %d/%d", n.name, len(n.inbound), len(n.outbound))
+			}
+			if got := len(eventsOf[ChildDown](n)); got != 3 {
+				t.Errorf("%s: %d ChildDown, want 3", n.name, got)
+			}
+			if got := len(eventsOf[IKEDown](n)); got != 1 {
+				t.Errorf("%s: %d IKEDown", n.name, got)
+			}
+		}
+	}
+}

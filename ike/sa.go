@@ -467,7 +467,8 @@ func (sa *SA) teardown(reason DownReason, err error) {
 		return
 	}
 	spis := sa.SPIs()
-	for _, c := range sa.children {
+	// removeChild takes each out of sa.children: walk a copy.
+	for _, c := range slices.Clone(sa.children) {
 		sa.removeChild(c, reason)
 	}
 	sa.children = nil
