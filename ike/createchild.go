@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -169,6 +170,7 @@ func (x *rekeyChildExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.
 	ch, nr, err := x.accept(sa, ike, in, now)
 	if err != nil {
 		sa.emit(ChildFailed{SPIs: ike.spis, ByPeer: false, Err: err})
+		sa.invalidKEAnswer(err, now)
 		return
 	}
 	if !alive || c.state != childInstalled {
@@ -344,9 +346,7 @@ func (sa *SA) respondCreateChild(ike *ikeSA, in *inbound, now time.Time) ([]wire
 			return fail(wire.NotifyNoProposalChosen)
 		}
 		if gir, err = dh.SharedSecret(ke.Data); err != nil {
-			// RFC 6989 §2.5: INVALID_SYNTAX, and the IKE SA is not to be
-			// trusted any more.
-			return fail(wire.NotifyInvalidSyntax)
+			return sa.invalidKERequest(err)
 		}
 		group, kePub = ke.Group, dh.PublicValue()
 	} else if c, ok := selectProposal(sa.cfg.espProposals, sai.Proposals, wire.ProtocolESP, dhPFS, 0, 0); ok && c.DH != 0 {
@@ -410,6 +410,25 @@ func (sa *SA) liveChildren() int {
 		}
 	}
 	return n
+}
+
+// invalidKERequest answers a request whose KE payload failed the checks of
+// RFC 6989 with INVALID_SYNTAX, then drops the IKE SA (RFC 6989 §2.5: its
+// peer is malicious or broken).
+func (sa *SA) invalidKERequest(err error) ([]wire.Payload, func()) {
+	down := notifyErr(ErrProtocol, wire.NotifyInvalidSyntax, false, "KE payload in CREATE_CHILD_SA request: %v", err)
+	return []wire.Payload{&wire.Notify{Type: wire.NotifyInvalidSyntax}}, func() { sa.teardown(DownProtocolError, down) }
+}
+
+// invalidKEAnswer deletes the IKE SA, at once and with a Delete of its own,
+// if err says the KE payload of a CREATE_CHILD_SA response failed the
+// checks of RFC 6989 (§2.5), and reports whether it did.
+func (sa *SA) invalidKEAnswer(err error, now time.Time) bool {
+	if !errors.Is(err, ikecrypto.ErrInvalidKeyExchange) {
+		return false
+	}
+	sa.deleteIKE(now, DownProtocolError, fmt.Errorf("%w: KE payload in CREATE_CHILD_SA response: %w", ErrProtocol, err))
+	return true
 }
 
 // rekeyingIKE reports whether our IKE SA rekey is in flight.
@@ -532,6 +551,7 @@ func (x *rekeyIKEExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Ti
 	next, nr, err := x.accept(sa, ike, in)
 	if err != nil {
 		sa.emit(ExchangeFailed{SPIs: ike.spis, Exchange: wire.ExchangeCreateChildSA, Err: err})
+		sa.invalidKEAnswer(err, now)
 		return
 	}
 	if p := sa.peerRekey; p != nil {
@@ -693,7 +713,7 @@ func (sa *SA) respondRekeyIKE(ike *ikeSA, in *inbound, sai *wire.SA, now time.Ti
 	}
 	gir, err := dh.SharedSecret(ke.Data)
 	if err != nil {
-		return fail(wire.NotifyInvalidSyntax) // RFC 6989 §2.5
+		return sa.invalidKERequest(err)
 	}
 	spi, err := sa.newIKESPI()
 	if err != nil {
@@ -808,6 +828,9 @@ func (x *createChildExchange) response(sa *SA, ike *ikeSA, in *inbound, now time
 	ch, _, err := sa.acceptChildAnswer(ike, in, x.o, now)
 	if err != nil {
 		sa.emit(ChildFailed{SPIs: ike.spis, Err: err})
+		if sa.invalidKEAnswer(err, now) {
+			return // the IKE SA's Delete takes its CHILD_SAs with it
+		}
 		if p, ok := in.first(wire.PayloadSA); ok {
 			var sar wire.SA
 			if wire.ParseSA(p.Body, &sar) == nil && len(sar.Proposals) == 1 && len(sar.Proposals[0].SPI) == 4 {

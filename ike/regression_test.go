@@ -2,6 +2,7 @@ package ike
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -265,5 +266,146 @@ func TestRFC7296OldIKESAsBoundedWhenPeerNeverDeletes(t *testing.T) {
 	}
 	if r.State() != StateEstablished || len(r.others) > maxOldIKESAs {
 		t.Errorf("responder %v holding %d old IKE SAs", r.State(), len(r.others))
+	}
+}
+
+// zeroKE returns the payloads of a decrypted message with the Key Exchange
+// Data of its KE payload zeroed: an X25519 value that fails the checks of
+// RFC 6989 (RFC 8031 §2.3).
+func zeroKE(t *testing.T, ps wire.Payloads) []wire.Payload {
+	t.Helper()
+	var out []wire.Payload
+	found := false
+	for _, q := range ps {
+		if q.Type == wire.PayloadKE {
+			q.Body = slices.Clone(q.Body)
+			clear(q.Body[4:])
+			found = true
+		}
+		out = append(out, q)
+	}
+	if !found {
+		t.Fatal("no KE payload to spoil")
+	}
+	return out
+}
+
+// RFC 6989 §2.5: an invalid KE payload in a request after the IKE SA is
+// established (CREATE_CHILD_SA for a CHILD_SA with PFS, or for a rekey of
+// the IKE SA) is answered with INVALID_SYNTAX and the IKE SA is dropped.
+func TestRFC6989InvalidKEInRequestDropsIKESA(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(p *pair) error
+	}{
+		{"create-child", func(p *pair) error { return p.i.CreateChild(p.now, ChildRequest{}) }},
+		{"rekey-child", func(p *pair) error { return p.i.RekeyChild(p.now, onlyChild(p.t, p.i).InSPI) }},
+		{"rekey-ike", func(p *pair) error { return p.i.RekeyIKE(p.now) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ic, rc, _ := pairConfig(10)
+			ic.ESPProposals = MustProposals("aes256gcm16-x25519")
+			rc.ESPProposals = MustProposals("aes256gcm16-x25519")
+			p := newPair(t, ic, rc)
+			p.establish()
+			r := p.r()
+			id := p.i.cur.nextID
+			if err := tc.start(p); err != nil {
+				t.Fatal(err)
+			}
+			sent := p.i.Ready().Datagrams
+			p.i.Advance()
+			if len(sent) != 1 {
+				t.Fatalf("%d datagrams sent", len(sent))
+			}
+			spoilt, err := p.i.protected(p.i.cur, wire.ExchangeCreateChildSA, id, false, zeroKE(t, inner(t, p.mn, sent[0].Payload))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Receive(p.now, Datagram{Local: r.Path().Local, Remote: r.Path().Remote, Payload: spoilt})
+			out := r.Ready()
+			r.Advance()
+			if len(out.Datagrams) != 1 {
+				t.Fatalf("%d answers", len(out.Datagrams))
+			}
+			if n, ok := inner(t, p.ha, out.Datagrams[0].Payload).Notify(wire.NotifyInvalidSyntax); !ok {
+				t.Errorf("answer is not INVALID_SYNTAX: %+v", n)
+			}
+			var down []IKEDown
+			for _, e := range out.Events {
+				if d, ok := e.(IKEDown); ok {
+					down = append(down, d)
+				}
+			}
+			if !r.Done() || len(down) != 1 || down[0].Reason != DownProtocolError {
+				t.Errorf("responder done %v, IKEDown %+v", r.Done(), down)
+			}
+		})
+	}
+}
+
+// RFC 6989 §2.5: an invalid KE payload in a CREATE_CHILD_SA response makes
+// the initiator delete the IKE SA at once, with a Delete in a new exchange.
+// After an IKE SA rekey the responder cannot tell that Delete from the one
+// that completes a rekey: it retires the old IKE SA and keeps the new one,
+// which the initiator never adopted, until liveness checks find it dead.
+func TestRFC6989InvalidKEInResponseDeletesIKESA(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(p *pair) error
+	}{
+		{"create-child", func(p *pair) error { return p.i.CreateChild(p.now, ChildRequest{}) }},
+		{"rekey-child", func(p *pair) error { return p.i.RekeyChild(p.now, onlyChild(p.t, p.i).InSPI) }},
+		{"rekey-ike", func(p *pair) error { return p.i.RekeyIKE(p.now) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ic, rc, _ := pairConfig(11)
+			ic.ESPProposals = MustProposals("aes256gcm16-x25519")
+			rc.ESPProposals = MustProposals("aes256gcm16-x25519")
+			p := newPair(t, ic, rc)
+			p.establish()
+			var answer []byte
+			p.filter = func(dg Datagram) verdict {
+				h, err := wire.ParseHeader(dg.Payload)
+				if err == nil && h.ExchangeType() == wire.ExchangeCreateChildSA && h.Flags().Response() && answer == nil {
+					answer = dg.Payload
+					return drop
+				}
+				return deliver
+			}
+			if err := tc.start(p); err != nil {
+				t.Fatal(err)
+			}
+			p.run()
+			if answer == nil {
+				t.Fatal("no CREATE_CHILD_SA response")
+			}
+			h, _ := wire.ParseHeader(answer)
+			var rike *ikeSA
+			for _, ike := range p.r().ikes() {
+				if ike.spis == (SPIs{I: h.SPIi(), R: h.SPIr()}) {
+					rike = ike
+				}
+			}
+			spoilt, err := p.r().protected(rike, wire.ExchangeCreateChildSA, h.MessageID(), true, zeroKE(t, inner(t, p.ha, answer))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.mn.receive(p.now, Datagram{Local: p.i.Path().Local, Remote: p.i.Path().Remote, Payload: spoilt}, nil)
+			p.runUntil(time.Minute, func() bool { return p.i.Done() })
+			down := eventsOf[IKEDown](p.mn)
+			if len(down) != 1 || down[0].Reason != DownProtocolError {
+				t.Errorf("initiator IKEDown %+v, want one for a protocol error", down)
+			}
+			if tc.name == "rekey-ike" {
+				if d := eventsOf[IKERetired](p.ha); len(d) != 1 || d[0].SPIs != down[0].SPIs {
+					t.Errorf("responder retired %+v, want the IKE SA the initiator deleted (%v)", d, down[0].SPIs)
+				}
+				return
+			}
+			if d := eventsOf[IKEDown](p.ha); len(d) != 1 || d[0].Reason != DownDeletedByPeer {
+				t.Errorf("responder IKEDown %+v, want the initiator's Delete", d)
+			}
+		})
 	}
 }
