@@ -210,7 +210,10 @@ func (sa *SA) receiveRequest(ike *ikeSA, dg Datagram, m *wire.Message, now time.
 		}
 		resp = []wire.Payload{&n}
 	} else if err := checkRules(ex, false, m.Inner); err != nil {
-		t, _ := notifyOf(err)
+		t, ok := notifyOf(err)
+		if !ok {
+			t = wire.NotifyInvalidSyntax
+		}
 		resp = []wire.Payload{&wire.Notify{Type: t}}
 	} else {
 		in := &inbound{dg: dg, hdr: h, ps: m.Inner}

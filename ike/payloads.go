@@ -1,10 +1,6 @@
 package ike
 
-import (
-	"fmt"
-
-	"github.com/mip6ha/mip6ha/ike/wire"
-)
+import "github.com/mip6ha/mip6ha/ike/wire"
 
 // payloadSet is a set of payload types.
 type payloadSet uint64
@@ -72,11 +68,11 @@ var messageRules = map[ruleKey]messageRule{
 
 // checkRules checks the payloads of a request (the message's, or its
 // decrypted content) against the table. Unknown exchanges have no rule and
-// fail.
+// fail with INVALID_SYNTAX, the catch-all error (RFC 7296 §3.10.1).
 func checkRules(ex wire.ExchangeType, response bool, ps wire.Payloads) error {
 	r, ok := messageRules[ruleKey{ex, response}]
 	if !ok {
-		return fmt.Errorf("%w: exchange %v not supported", ErrProtocol, ex)
+		return notifyErr(ErrProtocol, wire.NotifyInvalidSyntax, false, "exchange %v not supported", ex)
 	}
 	var seen payloadSet
 	for _, p := range ps {

@@ -409,3 +409,37 @@ func TestRFC6989InvalidKEInResponseDeletesIKESA(t *testing.T) {
 		})
 	}
 }
+
+// RFC 7296 §3.10.1: a request of an exchange type we do not implement
+// (IKE_SESSION_RESUME, IKE_INTERMEDIATE, an unassigned one) is answered
+// with INVALID_SYNTAX, the catch-all error, never with a Notify of type 0
+// (RESERVED); the IKE SA stays up.
+func TestRFC7296UnknownExchangeAnsweredInvalidSyntax(t *testing.T) {
+	ic, rc, _ := pairConfig(5)
+	p := newPair(t, ic, rc)
+	p.establish()
+	r := p.r()
+	for _, ex := range []wire.ExchangeType{wire.ExchangeIKESessionResume, wire.ExchangeIKEIntermediate, 40} {
+		id := r.cur.peerNext
+		msg, err := p.i.protected(p.i.cur, ex, id, false, &wire.Notify{Type: wire.NotifyRedirectSupported})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Receive(p.now, Datagram{Local: r.Path().Local, Remote: r.Path().Remote, Payload: msg})
+		out := r.Ready()
+		r.Advance()
+		if len(out.Datagrams) != 1 {
+			t.Fatalf("%v: %d answers", ex, len(out.Datagrams))
+		}
+		ps := inner(t, p.ha, out.Datagrams[0].Payload)
+		if len(ps) != 1 || ps[0].Type != wire.PayloadNotify {
+			t.Fatalf("%v answered with %v", ex, ps)
+		}
+		if n, _ := wire.ParseNotify(ps[0].Body); n.Type != wire.NotifyInvalidSyntax {
+			t.Errorf("%v answered with notify %v, want INVALID_SYNTAX", ex, n.Type)
+		}
+	}
+	if r.State() != StateEstablished {
+		t.Errorf("responder %v", r.State())
+	}
+}
