@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -409,8 +410,10 @@ func (d *Dataplane) receive(c *udpConn) error {
 // demuxCoalesced splits a datagram that the kernel coalesced from several
 // of one flow (UDP_GRO, segment size gro) and demultiplexes each. Segment k
 // starts at ESPOffset+k*gro, so the buffer shifted by k*gro has it at
-// ESPOffset; its nonce scratch overlaps the ICV of segment k-1, which has
-// been used by then.
+// ESPOffset; its nonce scratch overlaps the last octets of segment k-1: the
+// ICV of an ESP packet, used by then, but part of an IKE message, which the
+// IKE handler reads only after the batch. An IKE message followed by
+// another segment is therefore copied out first (IKE is rare among ESP).
 func (d *Dataplane) demuxCoalesced(r role, buf []byte, dg Datagram, gro int, now int64, st *batchCounters, ike []Datagram, pkts [][]byte) ([]Datagram, [][]byte) {
 	if gro <= 0 || gro >= len(dg.Payload) {
 		return d.demux(r, buf, dg, now, st, ike, pkts)
@@ -419,7 +422,11 @@ func (d *Dataplane) demuxCoalesced(r role, buf []byte, dg Datagram, gro int, now
 	st.coalescedIn += uint64((len(payload) + gro - 1) / gro)
 	for off := 0; off < len(payload); off += gro {
 		dg.Payload = payload[off:min(off+gro, len(payload))]
+		n := len(ike)
 		ike, pkts = d.demux(r, buf[off:], dg, now, st, ike, pkts)
+		if len(ike) > n && off+gro < len(payload) {
+			ike[n].Payload = bytes.Clone(ike[n].Payload)
+		}
 	}
 	return ike, pkts
 }

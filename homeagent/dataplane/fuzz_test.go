@@ -100,19 +100,21 @@ func FuzzReceiveNATT(f *testing.F) {
 }
 
 // FuzzReceiveCoalesced feeds the splitting of coalesced datagrams (UDP_GRO)
-// with sealed packets glued together and an arbitrary segment size: every
-// segment is accounted for once, and with the true segment size every
-// packet is delivered intact.
+// with sealed packets glued together, after an IKE message of the same size
+// when count's high bit is set, and an arbitrary segment size: every segment
+// is accounted for once, and with the true segment size every packet and
+// the IKE message are delivered intact.
 func FuzzReceiveCoalesced(f *testing.F) {
 	d, out, _ := fuzzDataplane(f)
 	f.Add(uint16(100), uint8(3), uint16(0))
 	f.Add(uint16(1400), uint8(5), uint16(0))
 	f.Add(uint16(60), uint8(4), uint16(77))
+	f.Add(uint16(160), uint8(0x80|2), uint16(0))
 	local := netip.MustParseAddrPort("[2001:db8:1::1]:4500")
 	remote := netip.MustParseAddrPort("[2001:db8:2::5]:4500")
 	f.Fuzz(func(t *testing.T, size uint16, count uint8, gro uint16) {
 		n := 40 + int(size)%4000
-		k := 1 + int(count)%40
+		k := 1 + int(count&0x7f)%40
 		inner := testInner(hoa, cnAddr, n)
 		var glued []byte
 		segLen := 0
@@ -125,6 +127,14 @@ func FuzzReceiveCoalesced(f *testing.F) {
 			}
 			segLen = len(esp)
 			glued = append(glued, esp...)
+		}
+		var ikeMsg []byte // with the non-ESP marker
+		if count&0x80 != 0 {
+			ikeMsg = make([]byte, segLen)
+			for i := len(NonESPMarker); i < segLen; i++ {
+				ikeMsg[i] = byte(i) | 1
+			}
+			glued = append(bytes.Clone(ikeMsg), glued...)
 		}
 		if len(glued) > BufferSize-ESPOffset {
 			return
@@ -152,6 +162,9 @@ func FuzzReceiveCoalesced(f *testing.F) {
 		if g == segLen {
 			if len(pkts) != k {
 				t.Fatalf("%d of %d packets delivered, drops %v", len(pkts), k, st.drops)
+			}
+			if ikeMsg != nil && (len(ike) != 1 || !bytes.Equal(ike[0].Payload, ikeMsg[len(NonESPMarker):])) {
+				t.Fatalf("IKE message not delivered intact: %d messages", len(ike))
 			}
 			for _, p := range pkts {
 				if !bytes.Equal(p, inner) {
