@@ -285,9 +285,6 @@ func (sa *SA) respondAuth(ike *ikeSA, in *inbound, now time.Time) ([]wire.Payloa
 		return fail(err)
 	}
 	sa.peerID, sa.peerAuthenticated = id, true
-	if _, ok := in.notify(wire.NotifyInitialContact); ok {
-		sa.emit(InitialContact{SPIs: ike.spis, Peer: id})
-	}
 	if n, ok := in.notify(wire.NotifyHandoverTicket); ok && sa.redirect.extensions {
 		sa.redirect.ticket = slices.Clone(n.Data)
 	}
@@ -315,6 +312,11 @@ func (sa *SA) respondAuth(ike *ikeSA, in *inbound, now time.Time) ([]wire.Payloa
 			sa.graceDeleteAt = now.Add(sa.cfg.RedirectGrace)
 			sa.emit(RedirectSent{SPIs: ike.spis, Exchange: wire.ExchangeIKEAuth, Target: t, Peer: id})
 		}
+	}
+	// The SA is kept: INITIAL_CONTACT may end the peer's others (RFC 7296
+	// §2.4). Not for a redirected SA, which the client leaves.
+	if _, ok := in.notify(wire.NotifyInitialContact); ok {
+		sa.emit(InitialContact{SPIs: ike.spis, Peer: id})
 	}
 
 	var events []Event

@@ -443,3 +443,42 @@ func TestRFC7296UnknownExchangeAnsweredInvalidSyntax(t *testing.T) {
 		t.Errorf("responder %v", r.State())
 	}
 }
+
+// RFC 7296 §2.4 with RFC 5685 §6: INITIAL_CONTACT tells the responder to
+// drop the peer's other IKE SAs in favour of this one. A responder that
+// redirects the client at IKE_AUTH keeps nothing of it, so it reports no
+// InitialContact then: the client's other SAs (and a binding) stay until
+// it has attached elsewhere. When the SA is kept, the event comes first,
+// before IKEUp.
+func TestRFC7296InitialContactOnlyWhenSAKept(t *testing.T) {
+	for _, redirected := range []bool{false, true} {
+		ic, rc, _ := pairConfig(13)
+		ic.InitialContact = true
+		rd := &redirector{}
+		if redirected {
+			rd.auth = &RedirectTarget{Gateway: wire.GatewayAddr(ha2)}
+		}
+		rc.Redirector = rd
+		p := newPair(t, ic, rc)
+		p.start()
+		p.run()
+		got := eventsOf[InitialContact](p.ha)
+		if redirected {
+			if len(eventsOf[RedirectSent](p.ha)) != 1 || len(got) != 0 {
+				t.Errorf("redirected at IKE_AUTH: InitialContact %+v", got)
+			}
+			continue
+		}
+		if len(got) != 1 || got[0].Peer != mnID {
+			t.Fatalf("kept: InitialContact %+v", got)
+		}
+		for _, e := range p.ha.events {
+			if _, up := e.(IKEUp); up {
+				t.Error("IKEUp before InitialContact")
+			}
+			if _, ic := e.(InitialContact); ic {
+				break
+			}
+		}
+	}
+}
