@@ -85,7 +85,8 @@ func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 		hp = append(hp, mip6.HomePrefix{Prefix: p})
 	}
 	var err error
-	h.mip, err = mip6.NewHomeAgent(mip6.HomeAgentConfig{HomePrefixes: hp, SkipDAD: true, KeyManagementMobility: true}, time.Now())
+	// HASRate: a test sends its Home Agent Switch messages back to back.
+	h.mip, err = mip6.NewHomeAgent(mip6.HomeAgentConfig{HomePrefixes: hp, SkipDAD: true, KeyManagementMobility: true, HASRate: 1000}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

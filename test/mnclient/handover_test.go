@@ -2,6 +2,7 @@ package mnclient
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -465,5 +466,86 @@ func TestReattachKeepsHomeAddress(t *testing.T) {
 	}
 	if st := c.Status(); !st.Bound || st.HomeAgent != a2 {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// FuzzReceiveMobility feeds any packet to the client's Mobility Header
+// input: nothing panics, and a handover option is kept only from a Home
+// Agent Switch that carries a well-formed one, as sent (its encoding
+// parses back to the same option).
+func FuzzReceiveMobility(f *testing.F) {
+	hoa, ha := netip.MustParseAddr("2001:db8:1::1000"), netip.MustParseAddr("2001:db8:1::1")
+	opt := homeagent.HandoverOption{Ticket: []byte("ticket"), Gateway: netip.MustParseAddrPort("[2001:db8:1::2]:0"),
+		TraceContext: "00-0102030405060708090a0b0c0d0e0f10-0102030405060708-01"}
+	has := mh.HomeAgentSwitch{Addresses: []netip.Addr{netip.MustParseAddr("2001:db8:1::2")}}
+	has.Options = mh.BindingRefreshAdvice{Interval: 5}.Append(has.Options)
+	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, has))
+	has.Options = opt.Append(has.Options)
+	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, has))
+	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, mh.BindingAck{Sequence: 1, Lifetime: 15}))
+	f.Add([]byte{0x60, 0, 0, 0, 0, 8, 135, 64})
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		c := &Client{log: slog.New(slog.DiscardHandler), bul: mip6.NewBindingUpdateList(mip6.MobileNodeConfig{})}
+		c.receiveMobility(time.Now(), pkt)
+		if !c.offer.from.IsValid() {
+			return
+		}
+		ip, h, err := mh.ParsePacket(pkt)
+		if err != nil || h.Type() != mh.TypeHomeAgentSwitch || ip.Src != c.offer.from {
+			t.Fatalf("offer from %v kept from a packet that is not a Home Agent Switch from it (%v, %v)", c.offer.from, err, ip.Src)
+		}
+		back, found, err := homeagent.ParseHandoverOption(c.offer.opt.Append(nil))
+		if !found || err != nil || string(back.Ticket) != string(c.offer.opt.Ticket) ||
+			back.TraceContext != c.offer.opt.TraceContext || back.Gateway != c.offer.opt.Gateway {
+			t.Fatalf("kept option %+v does not round-trip: %+v, %v, %v", c.offer.opt, back, found, err)
+		}
+	})
+}
+
+// BenchmarkHomeAgentSwitch moves a node back and forth between two home
+// agents in this process, one Home Agent Switch per iteration: from the
+// switch sent to the node's report that it moved (an IKE SA with the new
+// home agent, a binding there, the deregistration at the old one). The
+// node's limit of Binding Updates per home agent (RFC 6275 §11.8, 3 per
+// second) is lifted: back-to-back moves would otherwise wait for it.
+func BenchmarkHomeAgentSwitch(b *testing.B) {
+	needNetns(b)
+	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
+	defer cancel()
+	a1, a2 := netip.MustParseAddr("2001:db8:ff::31"), netip.MustParseAddr("2001:db8:ff::32")
+	pool := newRecordingPool()
+	has := []*fakeHA{startFakeHA(b, fakeHAConfig{addr: a1, standardPorts: true, pool: pool}),
+		startFakeHA(b, fakeHAConfig{addr: a2, standardPorts: true, pool: pool})}
+	// The benchmark runs again with a larger b.N, on the same addresses and
+	// ports: everything ends with each run, not with the benchmark.
+	defer has[0].stop()
+	defer has[1].stop()
+	events := newEventLog()
+	cfg := has[0].clientConfig("mn-bench@example.net", events)
+	cfg.HA, cfg.HANATTPort = netip.AddrPortFrom(a1, 500).String(), 0
+	cfg.Redirect = RedirectConfig{Extensions: true}
+	cfg.MobileNode = mip6.MobileNodeConfig{MaxUpdateRate: 1000}
+	c, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer runClient(b, c)()
+	hoa := netip.MustParseAddr(events.wait(b, ctx, EventBindingAccepted, 1).Address)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		from, to := has[i%2], has[(i+1)%2]
+		now := time.Now()
+		if err := from.mip.Switch(now, hoa, []netip.Addr{to.ike.Addr()}, 30*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range from.mip.Tick(now, nil) {
+			if e.Kind == mip6.EventSendHAS {
+				from.dev.Outgoing <- e.Send.AppendPacket(nil)
+			}
+		}
+		if sw := events.wait(b, ctx, EventSwitched, i+1); sw.To != to.ike.Addr().String() {
+			b.Fatalf("switched %+v", sw)
+		}
 	}
 }
