@@ -482,6 +482,13 @@ func FuzzReceiveMobility(f *testing.F) {
 	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, has))
 	has.Options = opt.Append(has.Options)
 	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, has))
+	withOption := mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, has)
+	f.Add(withOption[:len(withOption)-3]) // the option cut short
+	bad := append([]byte(nil), withOption...)
+	bad[len(bad)-1] ^= 0xff // a checksum that fails
+	f.Add(bad)
+	has.Options = mh.Option{Type: homeagent.OptExperimentalMobility, Data: []byte("M6HA\x01\x01\x09ticket")}.Append(nil)
+	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, has)) // a sub-option overrunning the option
 	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: ha, Dst: hoa}, mh.BindingAck{Sequence: 1, Lifetime: 15}))
 	f.Add([]byte{0x60, 0, 0, 0, 0, 8, 135, 64})
 	f.Fuzz(func(t *testing.T, pkt []byte) {
