@@ -28,6 +28,10 @@ type initState struct {
 	offered []wire.Proposal
 	cookie  []byte
 	rounds  int
+	// noted is the last error notify that answered our request; it is
+	// not authenticated, so we keep waiting and fail with it only when
+	// the set-up times out (RFC 7296 §2.21.1).
+	noted wire.NotifyType
 
 	// responder: to answer retransmitted requests from the cache
 	key     InitKey
@@ -124,23 +128,39 @@ func (*initExchange) request(sa *SA, ike *ikeSA, id uint32, now time.Time) ([]by
 }
 
 // accept screens an unauthenticated IKE_SA_INIT answer before it is taken
-// as the response: a REDIRECT we cannot act on — its nonce is not our Ni
+// as the response. A REDIRECT we cannot act on — its nonce is not our Ni
 // (RFC 5685 §3), its gateway type is unknown to us, or we never announced
 // support — is dropped silently and we keep waiting for the real answer.
+// So is an error notify other than the corrections RFC 7296 defines
+// (COOKIE, INVALID_KE_PAYLOAD): it is noted, and the set-up fails with it
+// only if no real answer comes in time (§2.21.1).
 func (*initExchange) accept(sa *SA, in *inbound) bool {
-	n, ok := in.notify(wire.NotifyRedirect)
-	if !ok || in.has(wire.PayloadSA) {
+	if n, ok := in.notify(wire.NotifyRedirect); ok && !in.has(wire.PayloadSA) {
+		if sa.redirect.supported {
+			if r, err := n.Redirect(wire.ExchangeIKESAInit, sa.init.ni); err == nil {
+				if _, usable := sa.redirectTarget(r, in); usable {
+					return true
+				}
+			}
+		}
+		sa.stats.DroppedUnauthenticated++
+		return false
+	}
+	if in.has(wire.PayloadSA) {
 		return true
 	}
-	if !sa.redirect.supported {
+	if _, ok := in.notify(wire.NotifyCookie); ok {
+		return true
+	}
+	if _, ok := in.notify(wire.NotifyInvalidKEPayload); ok {
+		return true
+	}
+	if n, ok := in.errorNotify(); ok {
+		sa.init.noted = n.Type
+		sa.stats.DroppedUnauthenticated++
 		return false
 	}
-	r, err := n.Redirect(wire.ExchangeIKESAInit, sa.init.ni)
-	if err != nil {
-		return false
-	}
-	_, usable := sa.redirectTarget(r, in)
-	return usable
+	return true
 }
 
 func (x *initExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Time) {
@@ -261,7 +281,20 @@ func (sa *SA) initFailed(err error) {
 }
 
 func (*initExchange) timeout(sa *SA, ike *ikeSA, now time.Time) {
+	if sa.initRefused() {
+		return
+	}
 	sa.teardown(DownTimeout, fmt.Errorf("%w: IKE_SA_INIT", ErrTimeout))
+}
+
+// initRefused ends an initiator whose IKE_SA_INIT request got nothing but
+// error notifies, with the last as the reason, and reports whether it did.
+func (sa *SA) initRefused() bool {
+	if !sa.initiatorRole || sa.state != StateInit || sa.init == nil || sa.init.noted == 0 {
+		return false
+	}
+	sa.initFailed(notifyErr(ErrNegotiation, sa.init.noted, true, "the only answers to IKE_SA_INIT"))
+	return true
 }
 
 // gatewayIdentity names the gateway we sent IKE_SA_INIT to, for

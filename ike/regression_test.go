@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
@@ -480,5 +481,75 @@ func TestRFC7296InitialContactOnlyWhenSAKept(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// initAnswer returns an unprotected IKE_SA_INIT answer to the request req
+// carrying ps, as anyone who saw the request can forge it.
+func initAnswer(t *testing.T, req []byte, ps ...wire.Payload) []byte {
+	t.Helper()
+	h, err := wire.ParseHeader(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b wire.Builder
+	b.Reset(nil, wire.HeaderFields{SPIi: h.SPIi(), ExchangeType: wire.ExchangeIKESAInit, Flags: wire.FlagResponse})
+	for _, p := range ps {
+		b.Add(p)
+	}
+	msg, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// RFC 7296 §2.21.1: error notifies in IKE_SA_INIT are unauthenticated; the
+// initiator does not act on one at once (COOKIE and INVALID_KE_PAYLOAD,
+// whose corrections are defined, aside) but keeps waiting. A forged
+// NO_PROPOSAL_CHOSEN that beats the real answer is noted, counted and
+// ignored: the real answer sets the IKE SA up.
+func TestRFC7296InitiatorKeepsWaitingAfterUnauthenticatedInitError(t *testing.T) {
+	ic, rc, _ := pairConfig(14)
+	p := newPair(t, ic, rc)
+	p.start()
+	req := p.i.Ready().Datagrams[0]
+	forged := initAnswer(t, req.Payload, &wire.Notify{Type: wire.NotifyNoProposalChosen})
+	p.i.Receive(p.now, Datagram{Local: req.Local, Remote: req.Remote, Payload: forged})
+	if p.i.Done() || p.i.State() != StateInit {
+		t.Fatalf("initiator %v (done %v) after a forged error notify", p.i.State(), p.i.Done())
+	}
+	if got := p.i.Stats().DroppedUnauthenticated; got != 1 {
+		t.Errorf("DroppedUnauthenticated = %d, want 1", got)
+	}
+	p.runUntil(time.Minute, func() bool {
+		return len(eventsOf[IKEUp](p.mn)) == 1 && len(eventsOf[IKEUp](p.ha)) == 1
+	})
+}
+
+// RFC 7296 §2.21.1: when nothing but error notifies answer, the initiator
+// fails once it has waited its set-up time (Config.HalfOpenTimeout), with
+// the notify it received as the reason.
+func TestRFC7296InitiatorFailsWithNotedInitErrorAfterWaiting(t *testing.T) {
+	ic, rc, _ := pairConfig(15)
+	ic.IKEProposals = MustProposals("chacha20poly1305-prfsha512-ecp384")
+	rc.IKEProposals = MustProposals("aes128gcm16-prfsha256-x25519")
+	p := newPair(t, ic, rc)
+	p.start()
+	p.run()
+	if p.i.Done() {
+		t.Fatal("initiator gave up at the first unauthenticated NO_PROPOSAL_CHOSEN")
+	}
+	p.runUntil(2*DefaultHalfOpenTimeout, p.i.Done)
+	if waited := p.now.Sub(epoch); waited < DefaultHalfOpenTimeout {
+		t.Errorf("gave up after %v, want %v", waited, DefaultHalfOpenTimeout)
+	}
+	d := eventsOf[IKEDown](p.mn)
+	var ne *NotifyError
+	if len(d) != 1 || d[0].Reason != DownNegotiationFailed || !errors.As(d[0].Err, &ne) || ne.Type != wire.NotifyNoProposalChosen || !ne.Received {
+		t.Fatalf("IKEDown %+v", d)
+	}
+	if n := p.ha.responder.Counters()[AnsweredNoProposal]; n < 2 {
+		t.Errorf("responder answered %d requests: the initiator did not try again", n)
 	}
 }

@@ -114,6 +114,11 @@ type Stats struct {
 	// DroppedMessageID: a request outside the window or a response to no
 	// request in flight (RFC 7296 §2.3).
 	DroppedMessageID uint64
+	// DroppedUnauthenticated: an answer to our IKE_SA_INIT request not
+	// acted on because nothing authenticates it: a REDIRECT we cannot
+	// follow (RFC 5685 §3) or an error notify, noted while we keep
+	// waiting (RFC 7296 §2.21.1).
+	DroppedUnauthenticated uint64
 	// DroppedNotEstablished: a request before the peer authenticated that
 	// may not come then: any request to the initiator (it may not even
 	// have keys yet), any but IKE_AUTH to the responder (RFC 7296 §1.2,
@@ -266,7 +271,9 @@ func (sa *SA) Tick(now time.Time) {
 		return
 	}
 	if sa.state < StateEstablished && !sa.created.IsZero() && !now.Before(sa.created.Add(sa.cfg.HalfOpenTimeout)) {
-		sa.teardown(DownHalfOpenTimeout, fmt.Errorf("%w: IKE SA not established after %v", ErrTimeout, sa.cfg.HalfOpenTimeout))
+		if !sa.initRefused() {
+			sa.teardown(DownHalfOpenTimeout, fmt.Errorf("%w: IKE SA not established after %v", ErrTimeout, sa.cfg.HalfOpenTimeout))
+		}
 		return
 	}
 	for _, o := range slices.Clone(sa.others) {
