@@ -79,8 +79,11 @@ type Leases interface {
 	// lapsed or was called off).
 	CancelMove(ctx context.Context, hoa netip.Addr, expected Revision) (Lease, error)
 	// Transfer makes to the owner of a lease that is moving to it, before
-	// the deadline (store clock): bound at to, the move's trace context
-	// kept, its ticket hash cleared.
+	// the deadline: bound at to, the move's trace context kept, its ticket
+	// hash cleared. The deadline is compared with the clock of the process
+	// that calls Transfer (the backend's Now option, default time.Now), not
+	// a clock of the store: the members' clocks must agree to well within
+	// a move's grace period.
 	Transfer(ctx context.Context, hoa netip.Addr, expected Revision, to string) (Lease, error)
 	// Takeover makes owner the owner of a bound or moving lease whose
 	// owner is no longer a member (its membership lapsed or left). It
