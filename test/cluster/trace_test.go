@@ -96,6 +96,19 @@ func TestClusterTraceInJaeger(t *testing.T) {
 	if err := oteltest.CheckTrace(spans); err != nil {
 		t.Errorf("trace: %v", err)
 	}
+	// The node's attachment is a trace of its own, with the redirect from
+	// the anycast address to ha2's unicast one as an event.
+	attach, err := l.Jaeger.AwaitTrace(ctx, "mip6ha-mnclient", func(spans []oteltest.Span) bool {
+		s, ok := oteltest.Find(spans, oteltest.Named(mnclient.SpanAttach))
+		return ok && slices.Contains(s.Events, "redirected") && len(spans) >= 4
+	})
+	if err != nil {
+		t.Errorf("the attachment's trace: %v", err)
+	} else {
+		for _, s := range attach {
+			t.Logf("  attachment: %s/%s %s %v", s.Service, s.Instance, s.Name, s.Events)
+		}
+	}
 	services := oteltest.Services(spans)
 	slices.Sort(services)
 	t.Logf("trace %s in Jaeger: %d spans from %v; root %s", id, len(spans), services, root)

@@ -294,6 +294,27 @@ func TestHomeAgentSwitchMakeBeforeBreak(t *testing.T) {
 	if names[telemetry.SpanBindingUpdate] != 2 {
 		t.Errorf("%d binding update spans in the move's trace, want 2 (registration, deregistration): %v", names[telemetry.SpanBindingUpdate], names)
 	}
+
+	// The attachment is a trace of its own: the attach span, with the
+	// IKE exchanges and the first Binding Update below it.
+	var attach sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == SpanAttach {
+			attach = s
+		}
+	}
+	if attach == nil || attach.Parent().IsValid() {
+		t.Fatalf("no root attach span: %v", attach)
+	}
+	below := map[string]int{}
+	for _, s := range rec.Ended() {
+		if s.Parent().SpanID() == attach.SpanContext().SpanID() {
+			below[s.Name()]++
+		}
+	}
+	if below["IKE_SA_INIT"] != 1 || below["IKE_AUTH"] != 1 || below[telemetry.SpanBindingUpdate] != 1 {
+		t.Errorf("spans below the attachment: %v, want IKE_SA_INIT, IKE_AUTH and one Binding Update", below)
+	}
 }
 
 // TestHomeAgentSwitchAddressRefused: the new home agent assigns another

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
+	"github.com/mip6ha/mip6ha/ike/wire"
 )
 
 // The client's traces (docs/telemetry.md names the spans):
@@ -189,7 +190,9 @@ func (c *Client) attachEvent(now time.Time, s *session, e ike.Event) {
 // or one a redirect at IKE_SA_INIT or IKE_AUTH started).
 func (c *Client) attachSession(s *session) {
 	if a := c.attach; a != nil {
-		a.ike.end(telemetry.ResultError, nil)
+		// The exchange that was under way ended with the REDIRECT (the
+		// result of an IKE exchange is the notify that ended it).
+		a.ike.end(wire.NotifyRedirect.String(), nil)
 		a.ike = c.startIKESpans(a.ctx, s.gw)
 	}
 }
