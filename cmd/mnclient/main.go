@@ -23,9 +23,12 @@
 // home agent it names, make-before-break, keeping the home address (an
 // event "switched" reports it); RFC 5685 redirects are followed
 // (--redirect-extensions announces the project's tickets and ports to our
-// own home agents). With --otlp-endpoint the spans of the attachment and of
-// every move go to an OTLP collector (service mip6ha-mnclient), joined to
-// the home agents' trace of the move.
+// own home agents). With --reattach a node that loses its home agent (with
+// --liveness checks) attaches again at the next home agent it knows
+// (--ha, then --reattach-ha), asking for its home address. With
+// --otlp-endpoint the spans of the attachment and of every move go to an
+// OTLP collector (service mip6ha-mnclient), joined to the home agents'
+// trace of the move.
 //
 // bulk simulates many mobile nodes from one process, one identity each
 // (mnclient.Bulk), and prints a summary; see docs/mnclient.md.

@@ -41,6 +41,9 @@ func (c *Client) startBinding(now time.Time) {
 	if c.cfg.NoBinding || !c.bind.hoa.IsValid() || !c.haAddr.IsValid() || c.detach.asked {
 		return
 	}
+	if p := c.hand.phase; p == handoverConnecting || p == handoverRegistering {
+		return // the move registers with the new home agent itself
+	}
 	if c.bind.registered && c.bind.lastCoA == c.bind.coa {
 		return
 	}

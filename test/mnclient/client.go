@@ -715,8 +715,10 @@ func (c *Client) process(now time.Time) {
 			busy = true
 		}
 		for _, s := range c.retiring {
-			retire(s, now)
-			busy = true
+			if !s.sa.Done() {
+				retire(s, now)
+				busy = true
+			}
 		}
 		c.retiring = c.retiring[:0]
 	}
