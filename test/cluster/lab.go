@@ -38,7 +38,8 @@ var (
 	OpsAddrs = lab.Addrs{V6: netip.MustParseAddr("2001:db8:1::e"), V4: netip.MustParseAddr("198.51.100.50")}
 )
 
-// Member names the home agents: Members[i] runs in Topology.HAs[i].
+// Members names the home agents and their sites: Members[i] runs in
+// Topology.HAs[i].
 var Members = []struct{ ID, Site string }{{"ha1", "east"}, {"ha2", "west"}}
 
 // Options change the lab.
