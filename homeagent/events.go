@@ -20,8 +20,9 @@ func (s *shard) event(e *entry, ev ike.Event, now time.Time) {
 		// of its IKE_SA_INIT request must reach it (which drops it), not
 		// the Responder (which would make a stray half-open SA).
 		e.peer = x.PeerID
+		ctx := s.exchangeContext(x.TraceContext)
 		if m := s.rt.opts.Metrics; m != nil && !e.up {
-			m.AddIKESAs(s.x.ctx, 1)
+			m.AddIKESAs(ctx, 1)
 		}
 		e.up = true
 		log.Info("IKE SA up", "sa", e.id, "spis", x.SPIs.String(), "peer", x.PeerID.String(), "local_id", x.LocalID.String(),

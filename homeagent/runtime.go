@@ -141,6 +141,12 @@ type Peer struct {
 	// ticket it gave us, presented in IKE_AUTH.
 	RedirectedFrom *wire.GatewayIdentity
 	Ticket         []byte
+	// TraceContext is a W3C traceparent (telemetry.Traceparent) presented
+	// in IKE_AUTH, e.g. of the move that sent us to this gateway: the
+	// gateway's IKE_AUTH span becomes its child, so the move is one trace.
+	// Like Ticket it is sent only with Options.RedirectExtensions and to a
+	// gateway that answers them (ours); empty: none.
+	TraceContext string
 }
 
 // SAInfo is a snapshot of an IKE SA.
@@ -458,6 +464,9 @@ func (rt *Runtime) Initiate(ctx context.Context, p Peer) (SAID, error) {
 		cfg.RedirectExtensions = rt.opts.RedirectExtensions
 		cfg.DisableRedirect = rt.opts.DisableRedirect
 		cfg.RedirectedFrom, cfg.Ticket = p.RedirectedFrom, p.Ticket
+		if p.TraceContext != "" {
+			cfg.TraceContext = []byte(p.TraceContext)
+		}
 		sa, err := ike.NewInitiator(&cfg, ike.Path{Local: netip.AddrPortFrom(local, rt.ikePort), Remote: p.Remote})
 		if err != nil {
 			return err

@@ -70,6 +70,11 @@ type exchange struct {
 	span   trace.Span
 	name   string
 	result string // "" while nothing went wrong
+	// deferred holds the start options of an IKE_AUTH span until its
+	// parent is known: the request may carry the trace context of the
+	// node's move (the private-use TRACE_CONTEXT), which the engine reads
+	// only once it has decrypted the request (see exchangeContext).
+	deferred []trace.SpanStartOption
 }
 
 // entry is one IKE SA of a shard.
@@ -611,35 +616,61 @@ type shardAssigner struct{ s *shard }
 
 // Assign implements ike.AddressAssigner.
 func (a shardAssigner) Assign(req ike.AddressRequest) (ike.Assignment, error) {
-	return a.s.rt.pool.Assign(a.s.x.ctx, req)
+	return a.s.rt.pool.Assign(a.s.exchangeContext(req.TraceContext), req)
 }
 
 // startExchange opens the span of the exchange a received request starts
-// (responses answer our own requests and get none).
+// (responses answer our own requests and get none). The span of an
+// IKE_AUTH request starts when its parent is known (exchangeContext), with
+// the time of now.
 func (s *shard) startExchange(dg ike.Datagram) {
 	h, err := wire.ParseHeader(dg.Payload)
 	if err != nil || h.Flags().Response() {
 		return
 	}
 	name := h.ExchangeType().String()
-	s.x.ctx, s.x.span = s.rt.tracer.Start(context.Background(), name, trace.WithSpanKind(trace.SpanKindServer),
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(time.Now()),
 		trace.WithAttributes(telemetry.KeyExchange.String(name),
 			telemetry.KeySPIi.String(fmt.Sprintf("%016x", h.SPIi())), telemetry.KeySPIr.String(fmt.Sprintf("%016x", h.SPIr())),
 			telemetry.KeyMessageID.Int64(int64(h.MessageID())),
-			attribute.String("net.peer.address", dg.Remote.String())))
+			attribute.String("net.peer.address", dg.Remote.String()))}
 	s.x.name, s.x.result = name, ""
+	if h.ExchangeType() == wire.ExchangeIKEAuth {
+		s.x.deferred = opts
+		return
+	}
+	s.x.ctx, s.x.span = s.rt.tracer.Start(context.Background(), name, opts...)
+}
+
+// exchangeContext returns the context of the exchange being answered. A
+// deferred IKE_AUTH span starts now: as a child of traceparent, the
+// trace context the node presented (so that a move is one trace from the
+// node through the new home agent), or as a root when there is none or it
+// does not parse.
+func (s *shard) exchangeContext(traceparent []byte) context.Context {
+	if s.x.deferred == nil {
+		return s.x.ctx
+	}
+	parent, err := telemetry.ContextWithTraceparent(context.Background(), traceparent)
+	if err != nil {
+		s.rt.log.Debug("trace context of the IKE_AUTH request ignored", "err", err)
+	}
+	s.x.ctx, s.x.span = s.rt.tracer.Start(parent, s.x.name, s.x.deferred...)
+	s.x.deferred = nil
+	return s.x.ctx
 }
 
 // failExchange records why the exchange being answered failed: the name of
 // the error notify.
 func (s *shard) failExchange(result string) {
-	if s.x.span != nil && s.x.result == "" {
+	if (s.x.span != nil || s.x.deferred != nil) && s.x.result == "" {
 		s.x.result = result
 	}
 }
 
 // endExchange ends the span of the exchange being answered and counts it.
 func (s *shard) endExchange() {
+	s.exchangeContext(nil)
 	x := s.x
 	s.x = exchange{ctx: context.Background()}
 	if x.span == nil {

@@ -72,11 +72,20 @@ type Config struct {
 	RedirectedFrom *wire.GatewayIdentity
 	// RedirectExtensions makes an initiator announce the project's private
 	// NotifyRedirectPortSupported (redirect targets with a port, handover
-	// tickets). Only for our own gateways: standard peers ignore it.
+	// tickets, trace context). Only for our own gateways: standard peers
+	// ignore it. A gateway of ours answers with the same notify in its
+	// IKE_SA_INIT response; only then does the initiator send Ticket and
+	// TraceContext.
 	RedirectExtensions bool
 	// Ticket is a handover ticket the initiator presents in IKE_AUTH
 	// (private NotifyHandoverTicket), e.g. one received with a REDIRECT.
 	Ticket []byte
+	// TraceContext is a W3C traceparent (55 octets of text for version 00)
+	// the initiator presents in IKE_AUTH (private NotifyTraceContext), so
+	// that the gateway's spans of this attachment join the caller's trace,
+	// e.g. the node's move. ike carries the octets; the gateway's runtime
+	// gives them meaning (AddressRequest.TraceContext, IKEUp.TraceContext).
+	TraceContext []byte
 	// RedirectGrace is how long a responder keeps an IKE SA it redirected
 	// (in IKE_AUTH or with Redirect) before deleting it, if the client does
 	// not delete it first (RFC 5685 §5). Default 30 s.

@@ -49,6 +49,10 @@ type IKEUp struct {
 	// RedirectedFrom is the gateway the peer says redirected it (REDIRECTED_FROM),
 	// for logs and accounting only: it is not authenticated (RFC 5685 §11).
 	RedirectedFrom *wire.GatewayIdentity
+	// TraceContext is the trace context (a W3C traceparent) the peer
+	// presented in IKE_AUTH (the project's private-use NotifyTraceContext,
+	// responder only), nil if none.
+	TraceContext []byte
 }
 
 // IKEDown reports that an IKE SA and all its CHILD_SAs are gone. The SA

@@ -107,6 +107,10 @@ type AddressRequest struct {
 	// (NotifyHandoverTicket), nil if none: ike carries the octets, the
 	// caller gives them meaning.
 	Ticket []byte
+	// TraceContext is the trace context (a W3C traceparent) the peer
+	// presented in IKE_AUTH (NotifyTraceContext), nil if none; like the
+	// ticket only from a peer that announced NotifyRedirectPortSupported.
+	TraceContext []byte
 	// RedirectedFrom is the client's REDIRECTED_FROM from IKE_SA_INIT.
 	RedirectedFrom *wire.GatewayIdentity
 }
@@ -200,6 +204,9 @@ type AuthInfo struct {
 	Addresses *AddressRequest
 	// Ticket is the handover ticket the peer presented, if any.
 	Ticket []byte
+	// TraceContext is the trace context the peer presented, if any (see
+	// AddressRequest.TraceContext).
+	TraceContext []byte
 }
 
 // Redirector decides whether a client is sent to another gateway (RFC

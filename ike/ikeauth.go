@@ -65,8 +65,14 @@ func (x *authExchange) request(sa *SA, ike *ikeSA, id uint32, now time.Time) ([]
 	if x.mode == Transport {
 		ps = append(ps, &wire.Notify{Type: wire.NotifyUseTransportMode})
 	}
-	if sa.cfg.Ticket != nil && sa.redirect.extensions {
-		ps = append(ps, &wire.Notify{Type: wire.NotifyHandoverTicket, Data: sa.cfg.Ticket})
+	if sa.redirect.gatewayExtensions {
+		// Private use: only to a gateway that answered our announcement.
+		if sa.cfg.Ticket != nil {
+			ps = append(ps, &wire.Notify{Type: wire.NotifyHandoverTicket, Data: sa.cfg.Ticket})
+		}
+		if sa.cfg.TraceContext != nil {
+			ps = append(ps, &wire.Notify{Type: wire.NotifyTraceContext, Data: sa.cfg.TraceContext})
+		}
 	}
 	ps = append(ps, &wire.SA{Proposals: x.offered}, ptr(wire.TSi{Selectors: x.tsi}), ptr(wire.TSr{Selectors: x.tsr}))
 	return sa.protected(ike, wire.ExchangeIKEAuth, id, false, ps...)
@@ -238,7 +244,7 @@ func (sa *SA) established(now time.Time) {
 		SPIs: sa.cur.spis, Initiator: sa.initiatorRole, Path: sa.path, NATT: sa.natt,
 		LocalID: sa.local.ID, PeerID: sa.peerID, Suite: suiteName(sa.cur),
 		RedirectSupported: sa.redirect.supported && !sa.initiatorRole, RedirectExtensions: sa.redirect.extensions && !sa.initiatorRole,
-		RedirectedFrom: sa.redirect.from,
+		RedirectedFrom: sa.redirect.from, TraceContext: slices.Clone(sa.redirect.traceContext),
 	})
 }
 
@@ -285,13 +291,19 @@ func (sa *SA) respondAuth(ike *ikeSA, in *inbound, now time.Time) ([]wire.Payloa
 		return fail(err)
 	}
 	sa.peerID, sa.peerAuthenticated = id, true
-	if n, ok := in.notify(wire.NotifyHandoverTicket); ok && sa.redirect.extensions {
-		sa.redirect.ticket = slices.Clone(n.Data)
+	if sa.redirect.extensions {
+		if n, ok := in.notify(wire.NotifyHandoverTicket); ok {
+			sa.redirect.ticket = slices.Clone(n.Data)
+		}
+		if n, ok := in.notify(wire.NotifyTraceContext); ok {
+			sa.redirect.traceContext = slices.Clone(n.Data)
+		}
 	}
 	req := parseCPRequest(in)
 	if req != nil {
 		req.Peer, req.SPIs, req.Remote = id, ike.spis, in.dg.Remote
 		req.Ticket, req.RedirectedFrom = sa.redirect.ticket, sa.redirect.from
+		req.TraceContext = sa.redirect.traceContext
 	}
 
 	auth, certs, err := sa.buildAuth(ike, idBody(lc.ID), peer)

@@ -270,7 +270,8 @@ func (sa *SA) askRedirectAtAuth(ike *ikeSA, req *AddressRequest) (RedirectTarget
 	if r == nil || !sa.redirect.supported {
 		return RedirectTarget{}, false
 	}
-	t, ok := r.AtAuth(AuthInfo{InitInfo: sa.redirect.info, SPIs: ike.spis, Peer: sa.peerID, Addresses: req, Ticket: sa.redirect.ticket})
+	t, ok := r.AtAuth(AuthInfo{InitInfo: sa.redirect.info, SPIs: ike.spis, Peer: sa.peerID, Addresses: req,
+		Ticket: sa.redirect.ticket, TraceContext: sa.redirect.traceContext})
 	if !ok || !targetAllowed(t, sa.redirect.extensions) {
 		return RedirectTarget{}, false
 	}

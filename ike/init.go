@@ -49,10 +49,15 @@ type redirectState struct {
 	// extensions: the peer announced NotifyRedirectPortSupported
 	// (responder), or we did (initiator).
 	extensions bool
-	from       *wire.GatewayIdentity
-	info       InitInfo
-	// ticket is the handover ticket the peer presented in IKE_AUTH.
-	ticket []byte
+	// gatewayExtensions (initiator): the gateway answered our
+	// NotifyRedirectPortSupported with its own in IKE_SA_INIT, so it takes
+	// the private-use notifies of IKE_AUTH (ticket, trace context).
+	gatewayExtensions bool
+	from              *wire.GatewayIdentity
+	info              InitInfo
+	// ticket and traceContext are what the peer presented in IKE_AUTH
+	// (responder).
+	ticket, traceContext []byte
 	// redirected: we sent a REDIRECT on this SA.
 	redirected bool
 }
@@ -253,6 +258,8 @@ func (sa *SA) completeInit(ike *ikeSA, in *inbound) error {
 	ike.ni, ike.nr = st.ni, st.nr
 	st.peerHashes = peerHashes(in.ps)
 	st.peerCertReq = in.has(wire.PayloadCERTREQ)
+	_, echoed := in.notify(wire.NotifyRedirectPortSupported)
+	sa.redirect.gatewayExtensions = sa.redirect.extensions && echoed
 
 	if in.dg.Local.IsValid() && !in.dg.Local.Addr().IsUnspecified() {
 		sa.path.Local = in.dg.Local
@@ -407,6 +414,10 @@ func newResponderSA(r *Responder, now time.Time, dg Datagram, m *wire.Message, c
 	}
 	if st.peerHashes != nil {
 		b.Add(ptr(wire.SignatureHashAlgorithms(cfg.hashes...)))
+	}
+	if info.PortSupported {
+		// The client may send us its private-use notifies in IKE_AUTH.
+		b.Add(&wire.Notify{Type: wire.NotifyRedirectPortSupported})
 	}
 	resp, err := b.Finish()
 	if err != nil {
