@@ -59,6 +59,7 @@ func TestClusterTraceInJaeger(t *testing.T) {
 		{"mip6ha-mnclient", "mn6@example.net", telemetry.SpanMove},
 		{"mip6ha-mnclient", "mn6@example.net", "IKE_AUTH"},
 		{"mip6ha-mnclient", "mn6@example.net", telemetry.SpanBindingUpdate},
+		{"mip6ha-homeagent", "ha1", "IKE_AUTH"},
 		{"mip6ha-homeagent", "ha1", telemetry.LeaseTransfer.SpanName()},
 		{"mip6ha-homeagent", "ha1", telemetry.SpanBindingUpdate},
 	}
@@ -92,6 +93,13 @@ func TestClusterTraceInJaeger(t *testing.T) {
 	mnMove, _ := oteltest.Find(spans, oteltest.All(oteltest.From("mip6ha-mnclient", "mn6@example.net"), oteltest.Named(telemetry.SpanMove)))
 	if p, ok := oteltest.Parent(spans, mnMove); !ok || p.SpanID != root.SpanID {
 		t.Errorf("the node's move span %v is not a child of ha2's %v", mnMove, root)
+	}
+	// ha1 took the node's trace context from the private-use TRACE_CONTEXT
+	// notify of its IKE_AUTH request: its IKE_AUTH span is a child of the
+	// node's move.
+	haAuth, _ := oteltest.Find(spans, oteltest.All(oteltest.From("mip6ha-homeagent", "ha1"), oteltest.Named("IKE_AUTH")))
+	if p, ok := oteltest.Parent(spans, haAuth); !ok || p.SpanID != mnMove.SpanID {
+		t.Errorf("ha1's IKE_AUTH span %v is not a child of the node's move span %v", haAuth, mnMove)
 	}
 	if err := oteltest.CheckTrace(spans); err != nil {
 		t.Errorf("trace: %v", err)

@@ -527,7 +527,9 @@ func (c *Client) Run(ctx context.Context) error {
 		c.endAttach(telemetry.ResultError, errors.New("client stopped before the attachment completed"))
 		c.abandonHandover(time.Now(), errors.New("client stopped"), true)
 	}()
-	s, err := c.startSession(now, c.ha, &c.ikeCfg)
+	cfg := c.ikeCfg
+	cfg.TraceContext = traceparent(c.attach.ctx)
+	s, err := c.startSession(now, c.ha, &cfg)
 	if err != nil {
 		c.endAttach(telemetry.ResultError, err)
 		c.emit(Event{Event: EventError, Error: err.Error()})

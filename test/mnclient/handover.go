@@ -244,6 +244,7 @@ func (c *Client) connectNext(now time.Time) {
 		cfg.Ticket = h.ticket
 		cfg.PeerNATTPort = t.natt
 		cfg.InitialContact = false // the old IKE SA is still ours
+		cfg.TraceContext = traceparent(h.ctx)
 		cfg.Request.SuggestIPv6 = netip.PrefixFrom(c.bind.hoa, 128)
 		if a := h.from.sa.Assignment(); a != nil && a.IPv4.IsValid() {
 			cfg.Request.SuggestIPv4 = a.IPv4

@@ -189,6 +189,9 @@ func (c *Client) followRedirect(now time.Time, s *session, x ike.RedirectReceive
 	ev.To = gw.String()
 	cfg := ike.FollowRedirect(&c.ikeCfg, x)
 	cfg.PeerNATTPort = c.cfg.HANATTPort
+	if a := c.attach; a != nil && s == c.cur {
+		cfg.TraceContext = traceparent(a.ctx)
+	}
 	if x.Target.Gateway.Type == wire.GatewayIdentityIPv4Port || x.Target.Gateway.Type == wire.GatewayIdentityIPv6Port {
 		cfg.PeerNATTPort = gw.Port() // the port is the gateway's NAT-T port: IKE starts there
 	}

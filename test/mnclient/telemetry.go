@@ -154,6 +154,20 @@ type attachTrace struct {
 	bu   trace.Span
 }
 
+// traceparent is the W3C traceparent of ctx's span, or nil when ctx
+// carries none. The node presents it in IKE_AUTH (ike.Config.TraceContext)
+// so the home agent's spans join the node's trace.
+func traceparent(ctx context.Context) []byte {
+	if ctx == nil {
+		return nil
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return nil
+	}
+	return telemetry.AppendTraceparent(nil, sc)
+}
+
 // startAttachSpan starts the attachment's span (Run, before the first
 // IKE SA).
 func (c *Client) startAttachSpan() {
