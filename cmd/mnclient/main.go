@@ -133,6 +133,10 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.cfg.Redirect.Disable, "no-redirect", false, "do not announce REDIRECT_SUPPORTED (RFC 5685): no gateway redirects us")
 	fs.BoolVar(&c.cfg.Redirect.Extensions, "redirect-extensions", false,
 		"announce the project's private redirect extensions (targets with a port, handover tickets): for our own home agents")
+	fs.IntVar(&c.cfg.Redirect.MaxRedirects, "max-redirects", 0,
+		"redirects followed within --redirect-loop-period before giving up (RFC 5685 MAX_REDIRECTS; default 5)")
+	fs.DurationVar(&c.cfg.Redirect.LoopDetectPeriod, "redirect-loop-period", 0,
+		"the `period` --max-redirects counts over (RFC 5685 REDIRECT_LOOP_DETECT_PERIOD; default 5m)")
 	fs.Var(&c.allow, "redirect-allow", "`gateway` (address, prefix, name or .suffix) a redirect or Home Agent Switch may send us to (repeatable; default any)")
 	fs.BoolVar(&c.cfg.Reattach.Enable, "reattach", false,
 		"attach again, keeping the home address, when the home agent is lost (its IKE SA ended without our asking)")
@@ -218,8 +222,14 @@ func (c *common) startTelemetry(instance string) (stop func(), err error) {
 	}, nil
 }
 
+// fail reports a usage or set-up error (the library's errors name the
+// package already) and returns exit status 2.
 func fail(err error) int {
-	fmt.Fprintln(os.Stderr, "mnclient:", err)
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "mnclient") {
+		msg = "mnclient: " + msg
+	}
+	fmt.Fprintln(os.Stderr, msg)
 	return 2
 }
 

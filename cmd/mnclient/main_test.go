@@ -39,6 +39,10 @@ func TestUsageErrors(t *testing.T) {
 			"--otlp-endpoint", "ftp://collector"}},
 		{"attach with a bad redirect allow-list entry", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good,
 			"--redirect-allow", "not a gateway/"}},
+		{"attach with negative max redirects", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good,
+			"--max-redirects", "-1"}},
+		{"attach with a negative redirect loop period", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good,
+			"--redirect-loop-period", "-1s"}},
 	} {
 		if got := c.run(c.args); got != 2 {
 			t.Errorf("%s: status %d, want 2", c.name, got)

@@ -71,8 +71,11 @@ type redirectState struct {
 // configuration.
 func (c *Client) configureRedirect() error {
 	r := c.cfg.Redirect
-	if r.MaxRedirects < 0 || r.LoopDetectPeriod < 0 {
-		return errors.New("mnclient: negative redirect limit")
+	if r.MaxRedirects < 0 {
+		return fmt.Errorf("mnclient: max redirects (--max-redirects) %d is negative", r.MaxRedirects)
+	}
+	if r.LoopDetectPeriod < 0 {
+		return fmt.Errorf("mnclient: redirect loop period (--redirect-loop-period) %v is negative", r.LoopDetectPeriod)
 	}
 	for _, a := range r.Allow {
 		if _, _, err := parseAllow(a); err != nil {
