@@ -12,15 +12,9 @@ import (
 	"github.com/mip6ha/mip6ha/policy"
 )
 
-// How the Service follows the cluster for its redirect decisions.
-const (
-	// viewRefresh is how often the placement view is rebuilt from the
-	// store's member list.
-	viewRefresh = time.Second
-	// leaseLookupTimeout bounds the store read of an identity's lease at
-	// IKE_AUTH: the shard that owns the SA waits for it.
-	leaseLookupTimeout = 250 * time.Millisecond
-)
+// leaseLookupTimeout bounds the store read of an identity's lease at
+// IKE_AUTH: the shard that owns the SA waits for it.
+const leaseLookupTimeout = 250 * time.Millisecond
 
 // redirectOptions are the Service's RFC 5685 settings from its
 // configuration: anycast addresses answered with a redirect to this
@@ -42,53 +36,14 @@ func (s *Service) redirectOptions(cfg *config.Config, opts ServiceOptions) *Redi
 }
 
 // storeView is the ClusterView of the Service: the placement policy on the
-// live members of the store, rebuilt every viewRefresh by followMembers.
+// live members of the store, rebuilt by the cluster's member watch
+// (cluster.go) whenever the member list changes.
 // Until the first member list arrives it has no policy: nobody is
 // redirected for placement.
 type storeView struct{ p atomic.Pointer[policy.Policy] }
 
 // Policy implements ClusterView.
 func (v *storeView) Policy() *policy.Policy { return v.p.Load() }
-
-// followMembers rebuilds the placement view from the store's member list
-// until ctx ends. A store that cannot be read leaves the last view in place.
-func (s *Service) followMembers(ctx context.Context) {
-	if s.view == nil {
-		return
-	}
-	t := time.NewTicker(viewRefresh)
-	defer t.Stop()
-	for {
-		if err := s.refreshView(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("placement view not refreshed", "err", err)
-		}
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// refreshView rebuilds the placement view once.
-func (s *Service) refreshView(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, DefaultStoreTimeout)
-	defer cancel()
-	ms, err := s.store.MemberList(ctx)
-	if err != nil {
-		return err
-	}
-	members := make([]policy.Member, 0, len(ms))
-	for _, m := range ms {
-		members = append(members, config.PolicyMember(m))
-	}
-	p, err := policy.New(s.cfg.PolicyConfig(), s.cfg.View(members))
-	if err != nil {
-		return err
-	}
-	s.view.p.Store(p)
-	return nil
-}
 
 // storeLeases is the Service's LeaseLocator: the identity's lease in the
 // store, IPv6 first, then IPv4.
