@@ -148,7 +148,9 @@ func TestRedirectStrongSwanAtInit(t *testing.T) {
 // tshark, with our key log, sees exactly that. strongSwan verifies the
 // AUTH and accepts the redirect. strongSwan 5.9.8 (Debian 12) then aborts
 // with a double free as it starts over towards ha2 (libreswan's
-// send-redirect makes it do the same, see test/labcheck); should a fixed
+// send-redirect makes it do the same, see test/labcheck): its bug, fixed
+// upstream by strongSwan commit 595fa077 ("ike-sa: Fix handling of
+// redirects during IKE_AUTH"); should a fixed
 // strongSwan survive, it must reach ha2 with REDIRECTED_FROM naming ha1 and
 // get its SAs there. Either way ha1 deletes the redirected IKE SA after the
 // grace period, having installed nothing for it.
