@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -13,10 +12,6 @@ import (
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
 )
-
-// errUnsupportedChild reports a CHILD_SA the user-space dataplane cannot
-// carry.
-var errUnsupportedChild = errors.New("CHILD_SA not supported by the user-space dataplane")
 
 // apply carries out one CHILD_SA operation on the dataplane (which knows
 // nothing of IKE: each half becomes a dataplane.SA) and on the kernel
@@ -52,7 +47,7 @@ func (s *shard) apply(e *entry, op ike.ChildOp) {
 }
 
 func (s *shard) installInbound(c ike.ChildSA) error {
-	cfg, err := dataplaneSA(c, dataplane.Inbound)
+	cfg, err := ChildSAConfig(c, dataplane.Inbound)
 	if err != nil {
 		return err
 	}
@@ -72,7 +67,7 @@ func (s *shard) installInbound(c ike.ChildSA) error {
 // routes move atomically. Kernel routes are added before the old SA's are
 // given back, so the device route never disappears.
 func (s *shard) installOutbound(e *entry, c ike.ChildSA, replaces uint32) error {
-	cfg, err := dataplaneSA(c, dataplane.Outbound)
+	cfg, err := ChildSAConfig(c, dataplane.Outbound)
 	if err != nil {
 		return err
 	}
@@ -128,54 +123,6 @@ func (s *shard) routeSource(e *entry) func(netip.Prefix) netip.Addr {
 		}
 		return a.IPv4
 	}
-}
-
-// dataplaneSA translates one half of a CHILD_SA into the dataplane's terms.
-func dataplaneSA(c ike.ChildSA, dir dataplane.Direction) (dataplane.SAConfig, error) {
-	var cfg dataplane.SAConfig
-	if !c.Encap {
-		return cfg, fmt.Errorf("%w: ESP not encapsulated in UDP (set force-encap)", errUnsupportedChild)
-	}
-	if c.Mode != ike.Tunnel {
-		return cfg, fmt.Errorf("%w: %v mode", errUnsupportedChild, c.Mode)
-	}
-	if c.ESN {
-		return cfg, fmt.Errorf("%w: extended sequence numbers", errUnsupportedChild)
-	}
-	switch c.Encr {
-	case wire.EncrAESGCM16:
-		cfg.Transform = dataplane.EncrAESGCM16
-	case wire.EncrChaCha20Poly1305:
-		cfg.Transform = dataplane.EncrChaCha20Poly1305
-	default:
-		return cfg, fmt.Errorf("%w: %v", errUnsupportedChild, c.Encr)
-	}
-	cfg.Direction = dir
-	cfg.Local, cfg.Remote = c.Local, c.Remote
-	cfg.LocalTS, cfg.RemoteTS = prefixesOf(c.LocalTS), prefixesOf(c.RemoteTS)
-	if dir == dataplane.Inbound {
-		cfg.SPI, cfg.KeyMaterial = c.InSPI, c.InKey
-	} else {
-		cfg.SPI, cfg.KeyMaterial = c.OutSPI, c.OutKey
-	}
-	return cfg, nil
-}
-
-// prefixesOf turns traffic selectors into the prefixes that cover their
-// address ranges (protocols and ports are not enforced by the dataplane).
-func prefixesOf(ts []wire.TrafficSelector) []netip.Prefix {
-	var ps []netip.Prefix
-	for _, t := range ts {
-		if t.Type != wire.TSIPv4AddrRange && t.Type != wire.TSIPv6AddrRange {
-			continue
-		}
-		for _, p := range dataplane.PrefixesOfRange(t.StartAddr, t.EndAddr) {
-			if !slices.Contains(ps, p) {
-				ps = append(ps, p)
-			}
-		}
-	}
-	return ps
 }
 
 // espSupported checks that an ESP proposal only offers what the user-space
