@@ -1,15 +1,14 @@
 package mnclient
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"time"
 
+	"github.com/mip6ha/mip6ha/homeagent"
 	"github.com/mip6ha/mip6ha/homeagent/dataplane"
 	"github.com/mip6ha/mip6ha/ike"
-	"github.com/mip6ha/mip6ha/ike/wire"
 )
 
 // session is one IKE SA with one gateway and the dataplane SAs of its
@@ -161,7 +160,7 @@ func (c *Client) apply(s *session, op ike.ChildOp) error {
 		}
 		s.out[ch.OutSPI] = sa
 		c.keepTraffic(s)
-		c.addRoutes(s, prefixesOf(ch.RemoteTS))
+		c.addRoutes(s, homeagent.SelectorPrefixes(ch.RemoteTS))
 		if op.Replaces != 0 && op.Replaces != ch.OutSPI {
 			c.removeOutbound(s, op.Replaces)
 		}
@@ -237,8 +236,6 @@ func (c *Client) delRoutes(ps []netip.Prefix) {
 	}
 }
 
-var errUnsupportedChild = errors.New("CHILD_SA not supported by the user-space dataplane")
-
 // pin returns the address an outbound SA of session s must keep a host
 // route for in the dataplane (invalid: none): the address of the
 // session's home agent, where its Binding Updates go, when the CHILD_SA's
@@ -258,7 +255,7 @@ func (c *Client) pin(s *session, ch ike.ChildSA) netip.Addr {
 	if !a.IsValid() {
 		return netip.Addr{}
 	}
-	for _, p := range prefixesOf(ch.RemoteTS) {
+	for _, p := range homeagent.SelectorPrefixes(ch.RemoteTS) {
 		if p.Contains(a) {
 			return a
 		}
@@ -266,56 +263,21 @@ func (c *Client) pin(s *session, ch ike.ChildSA) netip.Addr {
 	return netip.Addr{}
 }
 
-// espSA translates one half of a CHILD_SA into a dataplane SA. The
-// outbound half sends from an unspecified address (the kernel's choice of
-// source towards the peer), so it follows our care-of address; pin, if
-// valid, is an address its routes get as a host route (Client.pin).
+// espSA makes the dataplane SA of one half of a CHILD_SA
+// (homeagent.ChildSAConfig). The outbound half sends from an unspecified
+// address (the kernel's choice of source towards the peer), so it follows
+// our care-of address; pin, if valid, is an address its routes get as a
+// host route (Client.pin).
 func espSA(c ike.ChildSA, dir dataplane.Direction, pin netip.Addr) (*dataplane.SA, error) {
-	var cfg dataplane.SAConfig
-	switch {
-	case !c.Encap:
-		return nil, fmt.Errorf("%w: ESP not encapsulated in UDP (force encapsulation)", errUnsupportedChild)
-	case c.Mode != ike.Tunnel:
-		return nil, fmt.Errorf("%w: %v mode", errUnsupportedChild, c.Mode)
-	case c.ESN:
-		return nil, fmt.Errorf("%w: extended sequence numbers", errUnsupportedChild)
+	cfg, err := homeagent.ChildSAConfig(c, dir)
+	if err != nil {
+		return nil, err
 	}
-	switch c.Encr {
-	case wire.EncrAESGCM16:
-		cfg.Transform = dataplane.EncrAESGCM16
-	case wire.EncrChaCha20Poly1305:
-		cfg.Transform = dataplane.EncrChaCha20Poly1305
-	default:
-		return nil, fmt.Errorf("%w: %v", errUnsupportedChild, c.Encr)
-	}
-	cfg.Direction = dir
-	cfg.Local, cfg.Remote = c.Local, c.Remote
-	cfg.LocalTS, cfg.RemoteTS = prefixesOf(c.LocalTS), prefixesOf(c.RemoteTS)
-	if dir == dataplane.Inbound {
-		cfg.SPI, cfg.KeyMaterial = c.InSPI, c.InKey
-	} else {
-		cfg.SPI, cfg.KeyMaterial = c.OutSPI, c.OutKey
+	if dir == dataplane.Outbound {
 		cfg.Local = unpinned(c.Local, c.Local.Port())
 		if host := netip.PrefixFrom(pin, pin.BitLen()); pin.IsValid() && !slices.Contains(cfg.RemoteTS, host) {
 			cfg.RemoteTS = append(cfg.RemoteTS, host)
 		}
 	}
 	return dataplane.NewSA(cfg)
-}
-
-// prefixesOf turns traffic selectors into the prefixes that cover their
-// address ranges.
-func prefixesOf(ts []wire.TrafficSelector) []netip.Prefix {
-	var ps []netip.Prefix
-	for _, t := range ts {
-		if t.Type != wire.TSIPv4AddrRange && t.Type != wire.TSIPv6AddrRange {
-			continue
-		}
-		for _, p := range dataplane.PrefixesOfRange(t.StartAddr, t.EndAddr) {
-			if !slices.Contains(ps, p) {
-				ps = append(ps, p)
-			}
-		}
-	}
-	return ps
 }
