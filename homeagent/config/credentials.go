@@ -2,13 +2,7 @@ package config
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -100,7 +94,7 @@ func (c *Config) Credentials() (*Credentials, error) {
 
 	var leaf *x509.Certificate
 	if c.IKE.Certificate != "" {
-		chain, err := readCertificates(c.IKE.Certificate)
+		chain, err := ReadCertificates(c.IKE.Certificate)
 		if err != nil {
 			p.add("ike.certificate", c.IKE.Certificate, "%v", err)
 		} else {
@@ -118,14 +112,14 @@ func (c *Config) Credentials() (*Credentials, error) {
 		switch {
 		case err != nil:
 			p.add("ike.private_key", c.IKE.PrivateKey, "%v", err)
-		case leaf != nil && !publicKeyEqual(signer.Public(), leaf.PublicKey):
+		case leaf != nil && !PublicKeyEqual(signer.Public(), leaf.PublicKey):
 			p.add("ike.private_key", c.IKE.PrivateKey, "is not the key of ike.certificate %s", c.IKE.Certificate)
 		default:
 			cr.Self.Signer = signer
 		}
 	}
 	if c.IKE.CA != "" {
-		cas, err := readCertificates(c.IKE.CA)
+		cas, err := ReadCertificates(c.IKE.CA)
 		if err != nil {
 			p.add("ike.ca", c.IKE.CA, "%v", err)
 		} else {
@@ -151,7 +145,7 @@ func (c *Config) Credentials() (*Credentials, error) {
 			}
 		}
 	case leaf != nil:
-		cr.Self.ID = certificateIdentity(leaf)
+		cr.Self.ID = CertificateIdentity(leaf)
 	default:
 		h, err := os.Hostname()
 		if err != nil || h == "" {
@@ -164,79 +158,6 @@ func (c *Config) Credentials() (*Credentials, error) {
 		return nil, err
 	}
 	return cr, nil
-}
-
-// readCertificates reads the CERTIFICATE blocks of a PEM file.
-func readCertificates(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot be read: %v", unwrapPath(err))
-	}
-	var certs []*x509.Certificate
-	for len(data) > 0 {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("holds a certificate that does not parse: %v", err)
-		}
-		certs = append(certs, cert)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("holds no PEM CERTIFICATE")
-	}
-	return certs, nil
-}
-
-// readPrivateKey reads an unencrypted PEM private key from a file that
-// passes the rules of files holding secrets.
-func readPrivateKey(path string) (crypto.Signer, error) {
-	data, err := readSecretFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot be used: %v", unwrapPath(err))
-	}
-	for len(data) > 0 {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if _, encrypted := b.Headers["Proc-Type"]; encrypted || b.Type == "ENCRYPTED PRIVATE KEY" {
-			return nil, errors.New("is encrypted: the home agent needs it in the clear")
-		}
-		var key any
-		switch b.Type {
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(b.Bytes)
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("holds a %s that does not parse: %v", b.Type, err)
-		}
-		switch k := key.(type) {
-		case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
-			return k.(crypto.Signer), nil
-		}
-		return nil, fmt.Errorf("holds a %T, which cannot sign", key)
-	}
-	return nil, errors.New("holds no PEM private key")
-}
-
-// publicKeyEqual reports whether a and b are the same public key.
-func publicKeyEqual(a, b crypto.PublicKey) bool {
-	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && eq.Equal(b)
 }
 
 // certificateNames returns why id is not a name of cert, or "". A key ID
@@ -268,29 +189,4 @@ func certificateNames(cert *x509.Certificate, id ike.ID) string {
 		return fmt.Sprintf("its IP addresses are %v", cert.IPAddresses)
 	}
 	return ""
-}
-
-// certificateIdentity returns the identity a certificate names first.
-func certificateIdentity(cert *x509.Certificate) ike.ID {
-	switch {
-	case len(cert.DNSNames) > 0:
-		return ike.FQDN(cert.DNSNames[0])
-	case len(cert.EmailAddresses) > 0:
-		return ike.RFC822(cert.EmailAddresses[0])
-	case len(cert.IPAddresses) > 0:
-		if a, ok := netipFromIP(cert.IPAddresses[0]); ok {
-			return ike.AddrID(a)
-		}
-	}
-	return ike.DN(cert.RawSubject)
-}
-
-// unwrapPath removes the path from an *os.PathError: the KeyError already
-// shows it.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
