@@ -16,7 +16,8 @@ import (
 // Credentials are the home agent's IKE credentials read from the keys and
 // files of ike: its identity and, with a certificate, its chain and key; the
 // peers' pre-shared keys; the CAs that peers' certificates must chain to.
-// They have the shape of the runtime's ike.Credentials implementation.
+// The runtime's ike.Credentials implementation (homeagent.Credentials) is
+// this type with the methods that answer the IKE engine.
 type Credentials struct {
 	// Self is the home agent's identity (ike.identity, or derived) and,
 	// with ike.certificate, the chain (DER, end-entity first) and the key
