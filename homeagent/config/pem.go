@@ -29,6 +29,12 @@ func ReadCertificates(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot be read: %w", unwrapPath(err))
 	}
+	return parseCertificates(data)
+}
+
+// parseCertificates returns the certificates of PEM data (see
+// ReadCertificates).
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for len(data) > 0 {
 		var b *pem.Block

@@ -180,3 +180,33 @@ func TestPublicKeyEqual(t *testing.T) {
 		t.Error("nil is equal")
 	}
 }
+
+// FuzzParsePEM: the certificate and key parsers never panic, and what they
+// accept is usable: certificates with their DER, a key that signs.
+func FuzzParsePEM(f *testing.F) {
+	f.Add([]byte(pemBlock("CERTIFICATE", []byte{0x30, 0x03, 0x02, 0x01, 0x01})))
+	f.Add([]byte(pemBlock("ENCRYPTED PRIVATE KEY", []byte{1}) + "tail"))
+	f.Add([]byte("-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END EC PRIVATE KEY-----\n"))
+	if k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err == nil {
+		if der, err := x509.MarshalPKCS8PrivateKey(k); err == nil {
+			f.Add([]byte(pemBlock("PRIVATE KEY", der)))
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"ha.example"}}
+		if der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k); err == nil {
+			f.Add([]byte(pemBlock("CERTIFICATE", der) + pemBlock("CERTIFICATE", der)))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if certs, err := parseCertificates(data); err == nil {
+			for _, c := range certs {
+				if len(c.Raw) == 0 {
+					t.Fatal("a certificate without its DER")
+				}
+				CertificateIdentity(c)
+			}
+		}
+		if key, err := parsePrivateKey(data); err == nil && (key == nil || key.Public() == nil) {
+			t.Fatalf("accepted key %T without a public key", key)
+		}
+	})
+}
