@@ -185,7 +185,7 @@ func TestCredentialsCertificate(t *testing.T) {
 	if len(cr.Self.Certificates) != 2 || !bytes.Equal(cr.Self.Certificates[0], pki.leaf.Raw) {
 		t.Errorf("chain of %d certificates, want leaf then CA", len(cr.Self.Certificates))
 	}
-	if !publicKeyEqual(cr.Self.Signer.Public(), pki.signer.Public()) {
+	if !PublicKeyEqual(cr.Self.Signer.Public(), pki.signer.Public()) {
 		t.Error("signer is not the key")
 	}
 	if len(cr.CAs) != 1 || cr.Roots == nil {

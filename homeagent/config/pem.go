@@ -141,11 +141,6 @@ func CertificateIdentity(cert *x509.Certificate) ike.ID {
 	return ike.DN(cert.RawSubject)
 }
 
-// readCertificates and publicKeyEqual are the names EtcdClientConfig
-// (store.go) calls ReadCertificates and PublicKeyEqual by.
-func readCertificates(path string) ([]*x509.Certificate, error) { return ReadCertificates(path) }
-func publicKeyEqual(a, b crypto.PublicKey) bool                 { return PublicKeyEqual(a, b) }
-
 // unwrapPath removes the path from an *os.PathError: the caller's message
 // (a KeyError, a flag) already shows it.
 func unwrapPath(err error) error {

@@ -39,7 +39,7 @@ func (c *Config) EtcdClientConfig() (clientv3.Config, error) {
 	var p problems
 	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: e.TLS.ServerName}
 	if e.TLS.CA != "" {
-		cas, err := readCertificates(e.TLS.CA)
+		cas, err := ReadCertificates(e.TLS.CA)
 		if err != nil {
 			p.add("store.etcd.tls.ca", e.TLS.CA, "%v", err)
 		} else {
@@ -50,7 +50,7 @@ func (c *Config) EtcdClientConfig() (clientv3.Config, error) {
 		}
 	}
 	if e.TLS.Certificate != "" {
-		chain, err := readCertificates(e.TLS.Certificate)
+		chain, err := ReadCertificates(e.TLS.Certificate)
 		if err != nil {
 			p.add("store.etcd.tls.certificate", e.TLS.Certificate, "%v", err)
 		}
@@ -58,7 +58,7 @@ func (c *Config) EtcdClientConfig() (clientv3.Config, error) {
 		switch {
 		case err != nil:
 			p.add("store.etcd.tls.private_key", e.TLS.PrivateKey, "%v", err)
-		case chain != nil && !publicKeyEqual(key.Public(), chain[0].PublicKey):
+		case chain != nil && !PublicKeyEqual(key.Public(), chain[0].PublicKey):
 			p.add("store.etcd.tls.private_key", e.TLS.PrivateKey, "is not the key of store.etcd.tls.certificate %s", e.TLS.Certificate)
 		case chain != nil:
 			cert := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
