@@ -15,7 +15,9 @@
 //
 // Waiting is done on events or on polled state (Poll, Host.WaitAddr,
 // Host.WaitListening, Proc.WaitOutput, Capture.WaitPackets), never by
-// sleeping a fixed time.
+// sleeping a fixed time. A daemon's JSON output is read with JSONLines and
+// LogRecords, and awaited record by record with AwaitNth and
+// AwaitLogRecord.
 //
 // A test that pings across the project topology and checks on the wire
 // that the home agent saw the mobile node's address:

@@ -13,11 +13,11 @@ import (
 // Sockets in a host, owned by the test process.
 //
 // A socket belongs to the network namespace of the thread that created it,
-// for its whole life. inNamespace creates sockets on a fresh goroutine
-// locked to its OS thread, switched into the host's namespace and back;
-// the work done there is one socket call on a literal address (no name
-// resolution, no helper goroutines), so no other goroutine ever runs in the
-// wrong namespace. If the thread cannot be switched back it is left locked,
+// for its whole life. Listen, ListenPacket and Dial create theirs through
+// InNamespace, on a fresh goroutine locked to its OS thread, switched into
+// the host's namespace and back; the work they do there is one socket call
+// on a literal address (no name resolution, no helper goroutines), so no
+// other goroutine ever runs in the wrong namespace. If the thread cannot be switched back it is left locked,
 // and the Go runtime discards it when the goroutine returns.
 
 // Listen opens a TCP listener inside the host. addr is a literal
@@ -28,7 +28,7 @@ func (h *Host) Listen(network, addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("Listen in %s: want a literal address and port: %w", h.name, err)
 	}
 	var ln net.Listener
-	err := h.inNamespace(func() (err error) {
+	err := h.InNamespace(func() (err error) {
 		ln, err = net.Listen(network, addr)
 		return err
 	})
@@ -47,7 +47,7 @@ func (h *Host) ListenPacket(network, addr string) (net.PacketConn, error) {
 		return nil, fmt.Errorf("ListenPacket in %s: want a literal address and port: %w", h.name, err)
 	}
 	var pc net.PacketConn
-	err := h.inNamespace(func() (err error) {
+	err := h.InNamespace(func() (err error) {
 		pc, err = net.ListenPacket(network, addr)
 		return err
 	})
@@ -82,7 +82,7 @@ func (h *Host) Dial(ctx context.Context, network, local, remote string) (net.Con
 	var c net.Conn
 	// One literal address: the dialer connects on the calling goroutine,
 	// without the parallel attempts it makes for resolved names.
-	err := h.inNamespace(func() (err error) {
+	err := h.InNamespace(func() (err error) {
 		c, err = d.DialContext(ctx, network, remote)
 		return err
 	})
@@ -93,9 +93,15 @@ func (h *Host) Dial(ctx context.Context, network, local, remote string) (net.Con
 	return c, nil
 }
 
-// inNamespace runs f on a new OS thread switched into the host's network
-// namespace (see the comment at the top of this file).
-func (h *Host) inNamespace(f func() error) error {
+// InNamespace runs f on a fresh goroutine locked to an OS thread switched
+// into the host's network namespace, and returns f's error (prefixed with
+// the host's name). Sockets and devices f creates live in the host's
+// namespace for good; goroutines f starts run on other threads, in the
+// test's namespace. The thread returns to the test's namespace afterwards:
+// one left behind could become the process's main thread, which the lab's
+// cleanup takes as the process's namespace (it would kill the test process
+// with the lab). See also the comment at the top of this file.
+func (h *Host) InNamespace(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

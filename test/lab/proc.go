@@ -145,6 +145,12 @@ var spawner = sync.OnceValue(func() chan func() {
 	return ch
 })
 
+// StartCommand starts cmd (cmd.Start) from the thread that forks every
+// background process of the lab (see spawner), for a command run outside
+// Host.StartWith: a Pdeathsig in its SysProcAttr then fires when the test
+// process dies, not when the Go runtime ends some thread.
+func StartCommand(cmd *exec.Cmd) error { return spawn(cmd.Start) }
+
 func spawn(start func() error) error {
 	errc := make(chan error, 1)
 	spawner() <- func() { errc <- start() }
