@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -201,46 +199,23 @@ func (h *HomeAgent) WaitMembers(ctx context.Context, n int) {
 
 // Logs returns the member's JSON log records whose message is msg.
 func (h *HomeAgent) Logs(msg string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(h.proc.Stderr()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e map[string]any
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e["msg"] == msg {
-			out = append(out, e)
-		}
-	}
-	return out
+	return lab.LogRecords[map[string]any](h.proc, msg)
 }
 
 // WaitLog waits for the member's n-th log record with message msg and
 // fields (each key equal to its value, compared as text).
 func (h *HomeAgent) WaitLog(ctx context.Context, msg string, n int, fields map[string]string) map[string]any {
 	h.t.Helper()
-	var found map[string]any
-	err := lab.Poll(ctx, fmt.Sprintf("%s logs %q #%d %v", h.ID, msg, n, fields), func(context.Context) error {
-		k := 0
-		for _, e := range h.Logs(msg) {
-			ok := true
-			for key, v := range fields {
-				if fmt.Sprint(e[key]) != v {
-					ok = false
-				}
-			}
-			if ok {
-				if k++; k == n {
-					found = e
-					return nil
-				}
+	e, err := lab.AwaitLogRecord(ctx, h.proc, msg, n, func(e map[string]any) bool {
+		for key, v := range fields {
+			if fmt.Sprint(e[key]) != v {
+				return false
 			}
 		}
-		if h.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("%s exited", h.ID))
-		}
-		return fmt.Errorf("%d seen", k)
+		return true
 	})
 	if err != nil {
-		h.t.Fatalf("%v\n%s", err, tail(h.proc.Stderr(), 4000))
+		h.t.Fatalf("%s: %v (fields %v)\n%s", h.ID, err, fields, tail(h.proc.Stderr(), 4000))
 	}
-	return found
+	return e
 }

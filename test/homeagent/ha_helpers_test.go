@@ -6,9 +6,7 @@ package homeagent
 // that sends crafted inner packets through a real CHILD_SA.
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,13 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	ha "github.com/mip6ha/mip6ha/homeagent"
 	"github.com/mip6ha/mip6ha/homeagent/admin"
@@ -143,16 +138,7 @@ func (h *homeAgent) admin() *admin.Client {
 
 // logs returns the home agent's JSON log lines with message msg.
 func (h *homeAgent) logs(msg string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(h.proc.Stderr()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e map[string]any
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e["msg"] == msg {
-			out = append(out, e)
-		}
-	}
-	return out
+	return lab.LogRecords[map[string]any](h.proc, msg)
 }
 
 // metric scrapes the home agent's Prometheus endpoint (127.0.0.1:9464 in
@@ -183,53 +169,13 @@ func (h *homeAgent) metric(ctx context.Context, series string) float64 {
 	return 0
 }
 
-func logTail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
+// logTail is the end of long output, for failure messages.
+var logTail = lab.Tail
 
-// inHostNetns runs f on an OS thread switched into host's network namespace,
-// so that sockets and devices f creates live there (they stay there when
-// used from other threads afterwards). The thread returns to the test's
-// namespace afterwards: a thread left behind could be the process's main
-// thread, whose namespace is the process's as far as the lab's cleanup
-// sees it (it would kill the test process with the lab).
-func inHostNetns(host *lab.Host, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		target, err := unix.Open("/run/netns/"+host.Namespace(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(target)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the thread dies with this goroutine.
-			errc <- fmt.Errorf("leaving %s's namespace: %w (after: %v)", host, err, ferr)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+// inHostNetns runs f on an OS thread switched into host's network
+// namespace, so that sockets and devices f creates live there (see
+// lab.Host.InNamespace).
+func inHostNetns(host *lab.Host, f func() error) error { return host.InNamespace(f) }
 
 // innerNode is an IKE initiator running in the test process with its
 // sockets in a lab host: the home agent runtime in its initiator role with

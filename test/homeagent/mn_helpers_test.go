@@ -5,10 +5,8 @@ package homeagent
 // run in lab hosts against our home agent (ha_helpers_test.go).
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,14 +15,16 @@ import (
 	"time"
 
 	"github.com/mip6ha/mip6ha/test/flow"
+	"github.com/mip6ha/mip6ha/test/internal/mnevents"
 	"github.com/mip6ha/mip6ha/test/lab"
 	"github.com/mip6ha/mip6ha/test/mnclient"
 )
 
 // mobileNode is cmd/mnclient attached from a lab host.
 type mobileNode struct {
-	t    testing.TB
-	proc *lab.Proc
+	t      testing.TB
+	proc   *lab.Proc
+	stream mnevents.Stream
 }
 
 // startMobileNode runs `mnclient attach` in host towards the home agent
@@ -35,7 +35,9 @@ func startMobileNode(t testing.TB, host *lab.Host, ha netip.Addr, id string, ext
 	psk := writeMNPSK(t, host)
 	args := append([]string{"attach", "--ha", ha.String(), "--id", id, "--ha-id", haIdentity, "--psk-file", psk,
 		"--tun", "mn0", "--keylog", filepath.Join(l.Dir(), host.Name()+"-mn.keys"), "--log-level", "debug"}, extra...)
-	return &mobileNode{t: t, proc: host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)}
+	proc := host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)
+	return &mobileNode{t: t, proc: proc,
+		stream: mnevents.Stream{T: t, Proc: proc, Fatal: []string{mnclient.EventError, mnclient.EventBindingRejected}}}
 }
 
 // writeMNPSK writes the mobile nodes' pre-shared key file for host.
@@ -49,49 +51,14 @@ func writeMNPSK(t testing.TB, host *lab.Host) string {
 }
 
 // events returns the client's events so far.
-func (mn *mobileNode) events() []mnclient.Event {
-	var r []mnclient.Event
-	sc := bufio.NewScanner(strings.NewReader(mn.proc.Stdout()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e mnclient.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			mn.t.Errorf("mnclient printed a line that is not an event: %q: %v", sc.Text(), err)
-			continue
-		}
-		r = append(r, e)
-	}
-	return r
-}
+func (mn *mobileNode) events() []mnclient.Event { return mn.stream.Events() }
 
 // wait waits for the n-th event of kind (n from 1) for which match (nil:
 // any) holds. An error event, a rejected binding or the client's exit
 // ends the wait at once.
 func (mn *mobileNode) wait(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) mnclient.Event {
 	mn.t.Helper()
-	var found mnclient.Event
-	err := lab.Poll(ctx, fmt.Sprintf("mnclient event %q #%d", kind, n), func(context.Context) error {
-		k := 0
-		for _, e := range mn.events() {
-			if e.Event == kind && (match == nil || match(e)) {
-				if k++; k == n {
-					found = e
-					return nil
-				}
-			}
-			if e.Event != kind && (e.Event == mnclient.EventError || e.Event == mnclient.EventBindingRejected) {
-				return lab.Permanent(fmt.Errorf("mnclient: %s %s %s", e.Event, e.Status, e.Error))
-			}
-		}
-		if mn.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("mnclient exited: %s", logTail(mn.proc.Stderr(), 3000)))
-		}
-		return fmt.Errorf("%d of %d seen", k, n)
-	})
-	if err != nil {
-		mn.t.Fatalf("%v\nevents:\n%s", err, mn.proc.Stdout())
-	}
-	return found
+	return mn.stream.Wait(ctx, kind, n, match)
 }
 
 // stop detaches the client (SIGTERM) and checks that it deregistered and

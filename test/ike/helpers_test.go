@@ -1,20 +1,18 @@
 package ike
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mip6ha/mip6ha/test/internal/mnevents"
 	"github.com/mip6ha/mip6ha/test/interop"
 	"github.com/mip6ha/mip6ha/test/lab"
 	"github.com/mip6ha/mip6ha/test/mnclient"
@@ -144,57 +142,22 @@ func startOurHA(t testing.TB, ctx context.Context, host *lab.Host, c creds, extr
 // logEntry is one JSON log line of our home agent.
 type logEntry map[string]any
 
-func (e logEntry) str(k string) string {
-	switch v := e[k].(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(v)
-	}
-}
+func (e logEntry) str(k string) string { return lab.LogText(e, k) }
 
 func (e logEntry) flag(k string) bool { b, _ := e[k].(bool); return b }
 
 // logs returns our home agent's log lines with message msg.
-func (ha *ourHA) logs(msg string) []logEntry {
-	var r []logEntry
-	sc := bufio.NewScanner(strings.NewReader(ha.proc.Stderr()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e logEntry
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.str("msg") == msg {
-			r = append(r, e)
-		}
-	}
-	return r
-}
+func (ha *ourHA) logs(msg string) []logEntry { return lab.LogRecords[logEntry](ha.proc, msg) }
 
 // waitLog waits until the home agent has logged at least n lines with
 // message msg for which match (nil: any) holds, and returns the n-th.
 func (ha *ourHA) waitLog(ctx context.Context, msg string, n int, match func(logEntry) bool) logEntry {
 	ha.t.Helper()
-	var found logEntry
-	err := lab.Poll(ctx, fmt.Sprintf("home agent log %q #%d", msg, n), func(context.Context) error {
-		k := 0
-		for _, e := range ha.logs(msg) {
-			if match == nil || match(e) {
-				if k++; k == n {
-					found = e
-					return nil
-				}
-			}
-		}
-		if ha.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("home agent exited: %s", tail(ha.proc.Stderr(), 3000)))
-		}
-		return fmt.Errorf("%d of %d seen", k, n)
-	})
+	e, err := lab.AwaitLogRecord(ctx, ha.proc, msg, n, match)
 	if err != nil {
 		ha.t.Fatal(err)
 	}
-	return found
+	return e
 }
 
 // ourMN is our mobile node client (cmd/mnclient) running in a lab host.
@@ -202,6 +165,7 @@ type ourMN struct {
 	t      testing.TB
 	proc   *lab.Proc
 	keylog string
+	stream mnevents.Stream
 }
 
 // startOurMN runs cmd/mnclient in host, attaching to the gateway at ha.
@@ -218,52 +182,18 @@ func startOurMN(t testing.TB, host *lab.Host, ha netip.Addr, c creds, extra ...s
 	}
 	args = append(args, extra...)
 	mn.proc = host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)
+	mn.stream = mnevents.Stream{T: t, Proc: mn.proc, Fatal: []string{mnclient.EventError}}
 	return mn
 }
 
 // events returns the client's events so far.
-func (mn *ourMN) events() []mnclient.Event {
-	var r []mnclient.Event
-	sc := bufio.NewScanner(strings.NewReader(mn.proc.Stdout()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e mnclient.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			mn.t.Errorf("mnclient printed a line that is not an event: %q: %v", sc.Text(), err)
-			continue
-		}
-		r = append(r, e)
-	}
-	return r
-}
+func (mn *ourMN) events() []mnclient.Event { return mn.stream.Events() }
 
 // wait waits for the n-th event of kind for which match (nil: any) holds.
 // An error event or the client's exit ends the wait at once.
 func (mn *ourMN) wait(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) mnclient.Event {
 	mn.t.Helper()
-	var found mnclient.Event
-	err := lab.Poll(ctx, fmt.Sprintf("mnclient event %q #%d", kind, n), func(context.Context) error {
-		k := 0
-		for _, e := range mn.events() {
-			if e.Event == kind && (match == nil || match(e)) {
-				if k++; k == n {
-					found = e
-					return nil
-				}
-			}
-			if e.Event == mnclient.EventError && kind != mnclient.EventError {
-				return lab.Permanent(fmt.Errorf("mnclient reported an error: %s", e.Error))
-			}
-		}
-		if mn.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("mnclient exited: %s", tail(mn.proc.Stderr(), 3000)))
-		}
-		return fmt.Errorf("%d of %d seen", k, n)
-	})
-	if err != nil {
-		mn.t.Fatal(err)
-	}
-	return found
+	return mn.stream.Wait(ctx, kind, n, match)
 }
 
 // homeAddress waits for the client's home address.
@@ -290,12 +220,8 @@ func (mn *ourMN) detach(ctx context.Context) {
 	mn.wait(ctx, mnclient.EventDetached, 1, func(e mnclient.Event) bool { return e.Reason == "deleted" })
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
+// tail is the end of long output, for failure messages.
+var tail = lab.Tail
 
 // pinger is a ping running in the background (one echo request every
 // 50 ms), whose losses are counted when it stops.

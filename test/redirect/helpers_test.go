@@ -1,7 +1,6 @@
 package redirect
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mip6ha/mip6ha/test/internal/mnevents"
 	"github.com/mip6ha/mip6ha/test/interop"
 	"github.com/mip6ha/mip6ha/test/lab"
 	"github.com/mip6ha/mip6ha/test/mnclient"
@@ -128,52 +128,20 @@ func startHA(t testing.TB, ctx context.Context, host *lab.Host, o haOptions) *ou
 // logEntry is one JSON log line of our home agent.
 type logEntry map[string]any
 
-func (e logEntry) str(k string) string {
-	switch v := e[k].(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(v)
-	}
-}
+func (e logEntry) str(k string) string { return lab.LogText(e, k) }
 
 // logs returns the home agent's log lines with message msg.
-func (ha *ourHA) logs(msg string) []logEntry {
-	var r []logEntry
-	sc := bufio.NewScanner(strings.NewReader(ha.proc.Stderr()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e logEntry
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.str("msg") == msg {
-			r = append(r, e)
-		}
-	}
-	return r
-}
+func (ha *ourHA) logs(msg string) []logEntry { return lab.LogRecords[logEntry](ha.proc, msg) }
 
 // waitLog waits for a log line with message msg for which match (nil: any)
 // holds, and returns it.
 func (ha *ourHA) waitLog(ctx context.Context, msg string, match func(logEntry) bool) logEntry {
 	ha.t.Helper()
-	var found logEntry
-	err := lab.Poll(ctx, fmt.Sprintf("%s log %q", ha.host.Name(), msg), func(context.Context) error {
-		for _, e := range ha.logs(msg) {
-			if match == nil || match(e) {
-				found = e
-				return nil
-			}
-		}
-		if ha.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("home agent exited: %s", tail(ha.proc.Stderr(), 3000)))
-		}
-		return lab.ErrNotYet
-	})
+	e, err := lab.AwaitLogRecord(ctx, ha.proc, msg, 1, match)
 	if err != nil {
 		ha.t.Fatal(err)
 	}
-	return found
+	return e
 }
 
 // command sends a command to labha and returns its answer.
@@ -351,6 +319,7 @@ type ourMN struct {
 	t      testing.TB
 	proc   *lab.Proc
 	keylog string
+	stream mnevents.Stream
 }
 
 // startMN runs cmd/mnclient in host towards the gateway ha, without a
@@ -366,58 +335,22 @@ func startMN(t testing.TB, host *lab.Host, ha netip.Addr, extra ...string) *ourM
 	args := append([]string{"attach", "-ha", ha.String(), "-id", mnID, "-ha-id", haID, "-psk-file", psk, "-tun", "mn0",
 		"-keylog", mn.keylog, "-no-binding", "-follow-links=false", "-log-level", "debug", "-log-format", "json"}, extra...)
 	mn.proc = host.StartWith(lab.ProcOptions{StopTimeout: 15 * time.Second}, lab.Binary(t, "./cmd/mnclient"), args...)
+	mn.stream = mnevents.Stream{T: t, Proc: mn.proc, Fatal: []string{mnclient.EventError}, Lenient: true}
 	return mn
 }
 
 // events returns the client's events so far.
-func (mn *ourMN) events() []mnclient.Event {
-	var r []mnclient.Event
-	sc := bufio.NewScanner(strings.NewReader(mn.proc.Stdout()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e mnclient.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err == nil {
-			r = append(r, e)
-		}
-	}
-	return r
-}
+func (mn *ourMN) events() []mnclient.Event { return mn.stream.Events() }
 
 // wait waits for the n-th event of kind for which match (nil: any) holds.
 // An error event fails the wait unless errors are awaited.
 func (mn *ourMN) wait(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) mnclient.Event {
 	mn.t.Helper()
-	var found mnclient.Event
-	err := lab.Poll(ctx, fmt.Sprintf("mnclient event %q #%d", kind, n), func(context.Context) error {
-		k := 0
-		for _, e := range mn.events() {
-			if e.Event == kind && (match == nil || match(e)) {
-				if k++; k == n {
-					found = e
-					return nil
-				}
-			}
-			if e.Event == mnclient.EventError && kind != mnclient.EventError {
-				return lab.Permanent(fmt.Errorf("mnclient reported an error: %s", e.Error))
-			}
-		}
-		if mn.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("mnclient exited: %s", tail(mn.proc.Stderr(), 3000)))
-		}
-		return fmt.Errorf("%d of %d seen", k, n)
-	})
-	if err != nil {
-		mn.t.Fatal(err)
-	}
-	return found
+	return mn.stream.Wait(ctx, kind, n, match)
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
+// tail is the end of long output, for failure messages.
+var tail = lab.Tail
 
 // inHost runs f on an OS thread switched into host's network namespace, so
 // that the sockets f opens live there (they stay there when used from other
