@@ -32,17 +32,9 @@ func LibreswanRoot() string {
 	if r := os.Getenv("LIBRESWAN_ROOT"); r != "" {
 		return r
 	}
-	var dirs []string
-	if d := os.Getenv("MIP6HA_CACHE"); d != "" {
-		dirs = append(dirs, d)
-	}
-	dirs = append(dirs, "/var/cache/mip6ha")
-	if d, err := os.UserCacheDir(); err == nil {
-		dirs = append(dirs, filepath.Join(d, "mip6ha"))
-	}
-	for _, d := range dirs {
+	for _, d := range lab.CacheDirs() {
 		root := filepath.Join(d, "libreswan-"+LibreswanVersion, "root")
-		if isExecutable(filepath.Join(root, plutoLibexec, "pluto")) {
+		if lab.IsExecutable(filepath.Join(root, plutoLibexec, "pluto")) {
 			return root
 		}
 	}
@@ -54,11 +46,6 @@ func LibreswanRoot() string {
 // /usr/libexec/ipsec/addconn, which is why StartPluto bind-mounts the
 // unpacked usr/libexec there.
 const plutoLibexec = "usr/libexec/ipsec"
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
 
 // Pluto is libreswan's IKE daemon running in a lab host: its own
 // ipsec.conf, ipsec.secrets and NSS database in a directory of its own,
@@ -92,7 +79,7 @@ func StartPluto(t testing.TB, h *lab.Host, o PlutoOptions) *Pluto {
 	if root == "" {
 		t.Skipf("interop: libreswan %s is not unpacked (no $LIBRESWAN_ROOT, nothing in the caches); test/deps.d/libreswan.sh unpacks it", LibreswanVersion)
 	}
-	if !isExecutable(filepath.Join(root, plutoLibexec, "pluto")) {
+	if !lab.IsExecutable(filepath.Join(root, plutoLibexec, "pluto")) {
 		t.Fatalf("interop: no pluto in %s ($LIBRESWAN_ROOT)", filepath.Join(root, plutoLibexec))
 	}
 	if strings.ContainsAny(root, "'\n") {

@@ -31,7 +31,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +40,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mip6ha/mip6ha/test/lab"
 	oteltest "github.com/mip6ha/mip6ha/test/otel"
 )
 
@@ -55,17 +55,8 @@ func Binary() string {
 	if b := os.Getenv("JAEGER_BIN"); b != "" {
 		return b
 	}
-	var dirs []string
-	if d := os.Getenv("MIP6HA_CACHE"); d != "" {
-		dirs = append(dirs, d)
-	}
-	dirs = append(dirs, "/var/cache/mip6ha")
-	if d, err := os.UserCacheDir(); err == nil {
-		dirs = append(dirs, filepath.Join(d, "mip6ha"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "jaeger-"+Version, "jaeger")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+	for _, d := range lab.CacheDirs() {
+		if p := filepath.Join(d, "jaeger-"+Version, "jaeger"); lab.IsExecutable(p) {
 			return p
 		}
 	}
@@ -185,7 +176,7 @@ func start(t testing.TB, bin string, o Options) (*Jaeger, error) {
 	j.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	j.cmd.WaitDelay = 5 * time.Second
 	j.started = time.Now()
-	if err := spawn(j.cmd.Start); err != nil {
+	if err := lab.StartCommand(j.cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	go func() {
@@ -472,24 +463,4 @@ func (s *syncBuffer) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// spawner forks every Jaeger from one goroutine locked to its OS thread:
-// Pdeathsig fires when the thread that forked the child exits, and the Go
-// runtime may end other threads while the test runs.
-var spawner = sync.OnceValue(func() chan func() {
-	ch := make(chan func())
-	go func() {
-		runtime.LockOSThread()
-		for f := range ch {
-			f()
-		}
-	}()
-	return ch
-})
-
-func spawn(start func() error) error {
-	errc := make(chan error, 1)
-	spawner() <- func() { errc <- start() }
-	return <-errc
 }
