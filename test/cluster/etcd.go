@@ -75,7 +75,7 @@ func StartEtcd(t testing.TB, ctx context.Context, host *lab.Host, addr netip.Add
 	err := lab.Poll(ctx, "etcd answers a quorum read", func(ctx context.Context) error {
 		for _, m := range e.members {
 			if m.proc.Exited() {
-				return lab.Permanent(fmt.Errorf("etcd member %s exited: %s", m.Name, tail(m.proc.Stderr(), 2000)))
+				return lab.Permanent(fmt.Errorf("etcd member %s exited: %s", m.Name, lab.Tail(m.proc.Stderr(), 2000)))
 			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, time.Second)

@@ -129,7 +129,7 @@ func (h *HomeAgent) Start(ctx context.Context) {
 	h.proc = h.Host.StartWith(lab.ProcOptions{StopTimeout: 20 * time.Second}, lab.Binary(h.t, "./cmd/homeagent"),
 		"run", "--config", h.file)
 	if _, err := h.proc.WaitOutput(ctx, regexp.MustCompile(`"msg":"home agent started"`)); err != nil {
-		h.t.Fatalf("%s did not start: %v\n%s", h.ID, err, tail(h.proc.Stderr(), 6000))
+		h.t.Fatalf("%s did not start: %v\n%s", h.ID, err, lab.Tail(h.proc.Stderr(), 6000))
 	}
 }
 
@@ -181,7 +181,7 @@ func (h *HomeAgent) WaitMembers(ctx context.Context, n int) {
 	c := h.Admin()
 	err := lab.Poll(ctx, fmt.Sprintf("%s sees %d members", h.ID, n), func(ctx context.Context) error {
 		if h.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("%s exited: %s", h.ID, tail(h.proc.Stderr(), 3000)))
+			return lab.Permanent(fmt.Errorf("%s exited: %s", h.ID, lab.Tail(h.proc.Stderr(), 3000)))
 		}
 		ms, err := c.Members(ctx)
 		if err != nil {
@@ -215,7 +215,7 @@ func (h *HomeAgent) WaitLog(ctx context.Context, msg string, n int, fields map[s
 		return true
 	})
 	if err != nil {
-		h.t.Fatalf("%s: %v (fields %v)\n%s", h.ID, err, fields, tail(h.proc.Stderr(), 4000))
+		h.t.Fatalf("%s: %v (fields %v)\n%s", h.ID, err, fields, lab.Tail(h.proc.Stderr(), 4000))
 	}
 	return e
 }

@@ -224,10 +224,3 @@ func (l *Lab) defaultConfig(i int) HomeAgentConfig {
 		Dir:              filepath.Join(tp.Lab.Dir(), Members[i].ID),
 	}
 }
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}

@@ -1,16 +1,13 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/mip6ha/mip6ha/test/internal/mnevents"
 	"github.com/mip6ha/mip6ha/test/lab"
 	"github.com/mip6ha/mip6ha/test/mnclient"
 )
@@ -80,66 +77,35 @@ func (l *Lab) NodeHost(name string, s *lab.Site, n int) *lab.Host {
 // Proc is the node's process.
 func (mn *MobileNode) Proc() *lab.Proc { return mn.proc }
 
-// Events returns the node's events so far.
-func (mn *MobileNode) Events() []mnclient.Event {
-	var r []mnclient.Event
-	sc := bufio.NewScanner(strings.NewReader(mn.proc.Stdout()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e mnclient.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			mn.t.Errorf("%s printed a line that is not an event: %q: %v", mn.ID, sc.Text(), err)
-			continue
-		}
-		r = append(r, e)
+// events is the node's event stream; tolerant lets error events pass.
+func (mn *MobileNode) events(tolerant bool) mnevents.Stream {
+	s := mnevents.Stream{T: mn.t, Proc: mn.proc, Name: mn.ID}
+	if !tolerant {
+		s.Fatal = []string{mnclient.EventError, mnclient.EventBindingRejected}
 	}
-	return r
+	return s
 }
+
+// Events returns the node's events so far.
+func (mn *MobileNode) Events() []mnclient.Event { return mn.events(false).Events() }
 
 // Await waits for the n-th event of kind (n from 1) for which match (nil:
 // any) holds and returns it. The client's exit ends the wait at once; so
-// do an error event and a rejected binding unless tolerant.
+// do an error event and a rejected binding.
 func (mn *MobileNode) Await(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) (mnclient.Event, error) {
-	return mn.await(ctx, kind, n, match, false)
+	return mn.events(false).Await(ctx, kind, n, match)
 }
 
 // AwaitTolerant is Await that lets error events pass (a node that loses
 // its home agent reports errors on its way back).
 func (mn *MobileNode) AwaitTolerant(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) (mnclient.Event, error) {
-	return mn.await(ctx, kind, n, match, true)
-}
-
-func (mn *MobileNode) await(ctx context.Context, kind string, n int, match func(mnclient.Event) bool, tolerant bool) (mnclient.Event, error) {
-	var found mnclient.Event
-	err := lab.Poll(ctx, fmt.Sprintf("%s event %q #%d", mn.ID, kind, n), func(context.Context) error {
-		k := 0
-		for _, e := range mn.Events() {
-			if e.Event == kind && (match == nil || match(e)) {
-				if k++; k == n {
-					found = e
-					return nil
-				}
-			}
-			if !tolerant && e.Event != kind && (e.Event == mnclient.EventError || e.Event == mnclient.EventBindingRejected) {
-				return lab.Permanent(fmt.Errorf("%s: %s %s %s", mn.ID, e.Event, e.Status, e.Error))
-			}
-		}
-		if mn.proc.Exited() {
-			return lab.Permanent(fmt.Errorf("%s exited: %s", mn.ID, tail(mn.proc.Stderr(), 3000)))
-		}
-		return fmt.Errorf("%d of %d seen", k, n)
-	})
-	return found, err
+	return mn.events(true).Await(ctx, kind, n, match)
 }
 
 // Wait is Await that fails the test.
 func (mn *MobileNode) Wait(ctx context.Context, kind string, n int, match func(mnclient.Event) bool) mnclient.Event {
 	mn.t.Helper()
-	e, err := mn.Await(ctx, kind, n, match)
-	if err != nil {
-		mn.t.Fatalf("%v\nevents:\n%s", err, mn.proc.Stdout())
-	}
-	return e
+	return mn.events(false).Wait(ctx, kind, n, match)
 }
 
 // Bound waits for the node's first binding and returns its home address
