@@ -123,6 +123,9 @@ func (g Group) GenerateKey(rand io.Reader) (*PrivateKey, error) {
 	}
 	s := g.s
 	buf := make([]byte, s.scalarSize)
+	// The key keeps its own copy of the scalar (math/big and crypto/ecdh
+	// copy it): wipe the one read.
+	defer clear(buf)
 	for range maxScalarTries {
 		if _, err := io.ReadFull(rand, buf); err != nil {
 			return nil, fmt.Errorf("%v private key: %w: %w", s.id, ErrRandomSource, err)
@@ -149,12 +152,33 @@ func (g Group) GenerateKey(rand io.Reader) (*PrivateKey, error) {
 	return nil, fmt.Errorf("%v private key: no valid scalar in %d tries: %w", s.id, maxScalarTries, ErrRandomSource)
 }
 
-// PrivateKey is an ephemeral D-H private key with its public value.
+// PrivateKey is an ephemeral D-H private key with its public value. Once the
+// shared secret is computed, Zero destroys the private part.
 type PrivateKey struct {
 	group  Group
 	ecdh   *ecdh.PrivateKey // ECP and Curve25519
 	x      *big.Int         // MODP exponent
 	public []byte
+}
+
+// Zero destroys the private part of the key once the shared secret has been
+// computed: the MODP exponent is overwritten with zeros; an elliptic-curve
+// key is only dropped, because crypto/ecdh keeps its scalar in memory it
+// gives no way to overwrite (the garbage collector reclaims it). The public
+// value stays readable; SharedSecret fails with ErrKeyZeroed afterwards.
+// Temporaries of the math/big exponentiations that used the exponent are
+// out of reach too.
+func (k *PrivateKey) Zero() {
+	if k == nil {
+		return
+	}
+	if k.x != nil {
+		w := k.x.Bits()
+		clear(w[:cap(w)])
+		k.x.SetInt64(0)
+		k.x = nil
+	}
+	k.ecdh = nil
 }
 
 // Group returns the key's group.
@@ -176,13 +200,18 @@ func (k *PrivateKey) PublicValue() []byte { return k.public }
 // an error wrapping ErrInvalidKeyExchange.
 func (k *PrivateKey) SharedSecret(peer []byte) ([]byte, error) {
 	s := k.group.s
+	if k.x == nil && k.ecdh == nil {
+		return nil, fmt.Errorf("%v: %w", s.id, ErrKeyZeroed)
+	}
 	if s.kind == kindMODP {
 		y, err := k.group.parseMODP(peer)
 		if err != nil {
 			return nil, err
 		}
 		z := new(big.Int).Exp(y, k.x, s.p)
-		return z.FillBytes(make([]byte, s.secretSize)), nil
+		secret := z.FillBytes(make([]byte, s.secretSize))
+		clear(z.Bits()) // the caller owns the only copy of g^ir
+		return secret, nil
 	}
 	pub, err := k.group.parseCurve(peer)
 	if err != nil {

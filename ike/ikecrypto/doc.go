@@ -48,6 +48,19 @@
 // which writes the keys of an IKE SA in the form tshark's IKEv2 decryption
 // table reads.
 //
+// # Wiping key material
+//
+// Keys.Zero wipes the seven keys of an IKE SA that is gone, and
+// PrivateKey.Zero destroys a D-H private key once the shared secret is
+// computed (the exponent of a MODP key is overwritten; crypto/ecdh keys can
+// only be dropped). SKEYSEED, g^ir and KEYMAT are plain slices the caller
+// owns and wipes with clear; prf+ leaves no unreturned octets behind. What
+// this package cannot reach stays until the garbage collector reuses the
+// memory: the key schedules inside cipher.AEAD, cipher.Block and HMAC
+// values (an SK's, and the HMAC state prf and prf+ key with SK_d or
+// SKEYSEED), the scalar inside an ecdh.PrivateKey, and math/big
+// temporaries of the MODP exponentiations.
+//
 // # Errors
 //
 // Every error wraps one of the sentinels of type *Error. Its NotifyType is the
@@ -56,8 +69,8 @@
 //
 // # Concurrency
 //
-// Catalog entries, suites, groups and private keys are immutable and safe
-// for concurrent use. An SK holds the IV counter and scratch space of one
+// Catalog entries, suites and groups are immutable and safe for concurrent
+// use; so are private keys, until Zero. An SK holds the IV counter and scratch space of one
 // direction and belongs to the single owner of its IKE SA.
 //
 // # Example

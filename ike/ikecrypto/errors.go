@@ -78,6 +78,10 @@ var (
 	// error on this side.
 	ErrSignatureKey = &Error{"signing key does not fit the authentication method", notifyNone}
 
+	// ErrKeyZeroed reports a D-H private key used after PrivateKey.Zero. It
+	// is a programming error in the caller, never peer input.
+	ErrKeyZeroed = &Error{"private key already zeroed", notifyNone}
+
 	// ErrRandomSource reports that the injected random source failed.
 	ErrRandomSource = &Error{"random source failed", notifyNone}
 

@@ -41,6 +41,21 @@ type Keys struct {
 	SKpr []byte // computes the responder's AUTH payload
 }
 
+// Zero overwrites the seven keys with zeros, for an IKE SA that is gone:
+// deleted, replaced by a rekey and retired, or never completed. The keys
+// are useless afterwards. It wipes only these octets: the SK protectors
+// made from them (Suite.NewSKPair) hold expanded cipher and HMAC state of
+// their own that the standard library gives no way to overwrite; dropping
+// them leaves that memory to the garbage collector.
+func (k *Keys) Zero() {
+	if k == nil {
+		return
+	}
+	for _, key := range [...][]byte{k.SKd, k.SKai, k.SKar, k.SKei, k.SKer, k.SKpi, k.SKpr} {
+		clear(key)
+	}
+}
+
 // DeriveKeys derives the seven IKE SA secrets (RFC 7296 §2.14):
 //
 //	{SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)

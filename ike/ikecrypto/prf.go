@@ -105,5 +105,8 @@ func (p PRF) Plus(key []byte, n int, seed ...[]byte) ([]byte, error) {
 		out = mac.Sum(out) // capacity is reserved: prev stays valid
 		prev = out[len(out)-size:]
 	}
+	// The octets of the last block beyond n are key material nobody owns:
+	// wipe them, so that wiping the n octets returned wipes it all.
+	clear(out[n:])
 	return out[:n:n], nil
 }
