@@ -219,6 +219,8 @@ func (sa *SA) removeChild(c *child, reason DownReason) {
 	}
 	sa.children = slices.DeleteFunc(sa.children, func(x *child) bool { return x == c })
 	sa.emit(ChildDown{SPIs: sa.SPIs(), Child: c.info(), Reason: reason})
+	// The ChildOps above carry copies; this KEYMAT is ours and used no more.
+	c.sa.ZeroKeys()
 }
 
 // initiatorTS returns the selectors an initiator proposes: TSi and TSr.

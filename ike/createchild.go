@@ -94,6 +94,8 @@ type rekeyChildExchange struct {
 
 func (*rekeyChildExchange) kind() wire.ExchangeType { return wire.ExchangeCreateChildSA }
 
+func (x *rekeyChildExchange) zeroSecrets() { x.dh.Zero() }
+
 func (x *rekeyChildExchange) request(sa *SA, ike *ikeSA, id uint32, now time.Time) ([]byte, error) {
 	c := x.old
 	if c.state != childInstalled && c.state != childRekeying || sa.childByIn(c.sa.InSPI) != c {
@@ -260,6 +262,7 @@ func (sa *SA) acceptChildAnswer(ike *ikeSA, in *inbound, o childOffer, now time.
 	}
 	nrData := slices.Clone(nr.Data)
 	ch, err := sa.makeChild(ike, c, o.inSPI, gir, o.ni, nrData, true, tsi, tsr, mode, now)
+	clear(gir)
 	return ch, nrData, err
 }
 
@@ -345,7 +348,9 @@ func (sa *SA) respondCreateChild(ike *ikeSA, in *inbound, now time.Time) ([]wire
 		if err != nil {
 			return fail(wire.NotifyNoProposalChosen)
 		}
-		if gir, err = dh.SharedSecret(ke.Data); err != nil {
+		gir, err = dh.SharedSecret(ke.Data)
+		dh.Zero() // its public value stays for the KE payload
+		if err != nil {
 			return sa.invalidKERequest(err)
 		}
 		group, kePub = ke.Group, dh.PublicValue()
@@ -364,12 +369,14 @@ func (sa *SA) respondCreateChild(ike *ikeSA, in *inbound, now time.Time) ([]wire
 	}
 	dh := dhPFS
 	ch, cps, err := sa.respondChild(ike, in, a, dh, gir, niData, nr, now)
+	clear(gir)
 	if err != nil {
 		t, _ := notifyOf(err)
 		sa.emit(ChildFailed{SPIs: ike.spis, Notify: t, Err: err})
 		return cps, nil
 	}
 	if old != nil && ch.sa.Mode != mode {
+		ch.sa.ZeroKeys() // never installed
 		t := wire.NotifyNoProposalChosen
 		sa.emit(ChildFailed{SPIs: ike.spis, Notify: t, Err: fmt.Errorf("%w: rekey changes the mode", ErrNegotiation)})
 		return fail(t)
@@ -480,6 +487,8 @@ type rekeyIKEExchange struct {
 }
 
 func (*rekeyIKEExchange) kind() wire.ExchangeType { return wire.ExchangeCreateChildSA }
+
+func (x *rekeyIKEExchange) zeroSecrets() { x.dh.Zero() }
 
 // rekeyProposals are the IKE proposals of a rekey: the current algorithms
 // (the PRF must not change for interoperability, ikecrypto.RekeySKEYSEED)
@@ -606,7 +615,9 @@ func (x *rekeyIKEExchange) accept(sa *SA, ike *ikeSA, in *inbound) (*ikeSA, []by
 	}
 	nrData := slices.Clone(nr.Data)
 	next := &ikeSA{spis: SPIs{I: x.spi, R: binary.BigEndian.Uint64(c.SPI)}, initiator: true, ni: x.ni, nr: nrData}
-	if err := sa.rekeyedKeys(ike, next, c, gir); err != nil {
+	err = sa.rekeyedKeys(ike, next, c, gir)
+	clear(gir)
+	if err != nil {
 		return nil, nil, err
 	}
 	return next, nrData, nil
@@ -620,6 +631,7 @@ func (sa *SA) rekeyedKeys(old, next *ikeSA, c chosen, gir []byte) error {
 	}
 	skeyseed := ikecrypto.RekeySKEYSEED(old.suite.PRF(), old.keys.SKd, gir, next.ni, next.nr)
 	keys, err := suite.DeriveKeys(skeyseed, next.ni, next.nr, next.spis.I, next.spis.R)
+	clear(skeyseed)
 	if err != nil {
 		return err
 	}
@@ -712,9 +724,11 @@ func (sa *SA) respondRekeyIKE(ike *ikeSA, in *inbound, sai *wire.SA, now time.Ti
 		return fail(wire.NotifyNoProposalChosen)
 	}
 	gir, err := dh.SharedSecret(ke.Data)
+	dh.Zero() // its public value stays for the KE payload
 	if err != nil {
 		return sa.invalidKERequest(err)
 	}
+	defer clear(gir)
 	spi, err := sa.newIKESPI()
 	if err != nil {
 		return fail(wire.NotifyTemporaryFailure)
@@ -776,6 +790,8 @@ type createChildExchange struct {
 }
 
 func (*createChildExchange) kind() wire.ExchangeType { return wire.ExchangeCreateChildSA }
+
+func (x *createChildExchange) zeroSecrets() { x.o.dh.Zero() }
 
 func (x *createChildExchange) request(sa *SA, ike *ikeSA, id uint32, now time.Time) ([]byte, error) {
 	o := &x.o

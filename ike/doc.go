@@ -41,6 +41,17 @@
 //
 // and call sa.Advance(). Everything in a Ready belongs to the caller.
 //
+// # Key material
+//
+// An SA wipes the secrets it holds once nothing can need them: a D-H
+// private key when its exchange is answered or given up, SKEYSEED and g^ir
+// once the keys are derived, the keys of an IKE SA when it is retired after
+// a rekey or the SA ends (no message is then received, retransmitted or
+// answered from the cache on it), the KEYMAT of a CHILD_SA when it is
+// removed. The keys in a ChildOp are a copy made for the runtime: it wipes
+// them with ChildSA.ZeroKeys once the dataplane holds its own. Cipher state
+// inside the standard library cannot be wiped (see ike/ikecrypto).
+//
 // # Routing
 //
 // The runtime routes a received IKE message by LocalSPI(msg): our SPI of the

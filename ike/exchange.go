@@ -36,6 +36,22 @@ type screener interface {
 	accept(sa *SA, in *inbound) bool
 }
 
+// secretHolder is implemented by exchanges that keep a D-H private key
+// between their request and its answer.
+type secretHolder interface {
+	// zeroSecrets destroys the key. A request built again after it (an
+	// INVALID_KE_PAYLOAD retry, which changes the group) makes a new one.
+	zeroSecrets()
+}
+
+// zeroSecrets destroys the D-H key of ex, if it holds one, once its answer
+// is handled or it timed out.
+func zeroSecrets(ex exchange) {
+	if s, ok := ex.(secretHolder); ok {
+		s.zeroSecrets()
+	}
+}
+
 // errSkip tells the manager that a queued exchange has nothing to send.
 var errSkip = errors.New("ike: exchange no longer needed")
 
@@ -115,6 +131,7 @@ func (sa *SA) retransmit(ike *ikeSA, now time.Time) {
 	if req.sent > sa.cfg.Retransmit.Tries {
 		ike.pending = nil
 		req.ex.timeout(sa, ike, now)
+		zeroSecrets(req.ex)
 		sa.pump(ike, now)
 		return
 	}
@@ -162,6 +179,7 @@ func (sa *SA) receiveResponse(ike *ikeSA, dg Datagram, m *wire.Message, now time
 			ike.pending = nil
 			sa.lastRecv = now
 			req.ex.response(sa, ike, &inbound{dg: dg, hdr: h}, now)
+			zeroSecrets(req.ex)
 			sa.pump(ike, now)
 			return
 		}
@@ -173,6 +191,8 @@ func (sa *SA) receiveResponse(ike *ikeSA, dg Datagram, m *wire.Message, now time
 	ike.pending = nil
 	sa.lastRecv = now
 	req.ex.response(sa, ike, in, now)
+	// Before pump: a retry queued by response makes its own key.
+	zeroSecrets(req.ex)
 	sa.pump(ike, now)
 }
 

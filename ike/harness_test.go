@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mip6ha/mip6ha/ike/ikecrypto"
 	"github.com/mip6ha/mip6ha/ike/wire"
 )
 
@@ -41,15 +42,31 @@ type node struct {
 	outbound  map[uint32]ChildSA
 	events    []Event
 	keepalive []Path
-	// known remembers every keyed IKE SA seen, retired ones included, so
-	// that tests can decrypt a transcript afterwards.
-	known map[SPIs]*ikeSA
+	// known remembers the keys of every keyed IKE SA seen, retired ones
+	// included, so that tests can decrypt a transcript afterwards.
+	known map[SPIs]*knownIKE
 	t     testing.TB
 }
 
 func newNode(t testing.TB, name string, addr string) *node {
 	return &node{name: name, addr: netip.MustParseAddr(addr), bySPI: map[uint64]*SA{}, byInit: map[InitKey]*SA{},
-		inbound: map[uint32]ChildSA{}, outbound: map[uint32]ChildSA{}, known: map[SPIs]*ikeSA{}, t: t}
+		inbound: map[uint32]ChildSA{}, outbound: map[uint32]ChildSA{}, known: map[SPIs]*knownIKE{}, t: t}
+}
+
+// knownIKE is a copy of an IKE SA's suite and keys, taken when the test
+// first sees them: the SA wipes its own once the IKE SA is gone.
+type knownIKE struct {
+	spis  SPIs
+	suite ikecrypto.Suite
+	keys  ikecrypto.Keys
+}
+
+func newKnownIKE(ike *ikeSA) *knownIKE {
+	k := *ike.keys
+	for _, key := range []*[]byte{&k.SKd, &k.SKai, &k.SKar, &k.SKei, &k.SKer, &k.SKpi, &k.SKpr} {
+		*key = slices.Clone(*key)
+	}
+	return &knownIKE{spis: ike.spis, suite: ike.suite, keys: k}
 }
 
 // add registers an SA created on this node.
@@ -98,8 +115,8 @@ func (n *node) collect() []Datagram {
 			continue
 		}
 		for _, ike := range sa.ikes() {
-			if ike.keys != nil {
-				n.known[ike.spis] = ike
+			if _, seen := n.known[ike.spis]; !seen && ike.keys != nil {
+				n.known[ike.spis] = newKnownIKE(ike)
 			}
 		}
 		r := sa.Ready()
@@ -558,7 +575,7 @@ func inner(t testing.TB, n *node, payload []byte) wire.Payloads {
 		if ike.spis.I != h.SPIi() || ike.spis.R != h.SPIr() {
 			continue
 		}
-		k := ike.keys
+		k := &ike.keys
 		ek, ak := k.SKei, k.SKai
 		if !h.Flags().Initiator() {
 			ek, ak = k.SKer, k.SKar

@@ -139,6 +139,18 @@ func (ike *ikeSA) unprotect(m *wire.Message) error {
 	return err
 }
 
+// forget drops the requests of an IKE SA that is gone and wipes its keys
+// and the D-H key of its request in flight. The SK protectors stay: their
+// cipher state cannot be wiped (ikecrypto.Keys.Zero) and goes with the
+// ikeSA.
+func (ike *ikeSA) forget() {
+	if ike.pending != nil {
+		zeroSecrets(ike.pending.ex)
+	}
+	ike.pending, ike.queue = nil, nil
+	ike.keys.Zero()
+}
+
 // retransmitAt returns when the request in flight needs attention.
 func (ike *ikeSA) retransmitAt() time.Time {
 	if ike.pending == nil {

@@ -49,7 +49,10 @@ func (sa *SA) retire(ike *ikeSA) {
 	if ike.retired {
 		return
 	}
-	ike.retired, ike.pending, ike.queue = true, nil, nil
+	ike.retired = true
+	// A retired IKE SA takes no message (Receive drops it by its SPI) and
+	// sends none: its keys are not needed any more.
+	ike.forget()
 	sa.others = slices.DeleteFunc(sa.others, func(o *ikeSA) bool { return o == ike })
 	if sa.peerRekey == ike {
 		sa.peerRekey = nil

@@ -19,7 +19,9 @@ const maxInitRounds = 4
 // initState is the IKE_SA_INIT material that IKE_AUTH needs (RFC 7296
 // §2.15: both messages are signed) and the retry state of the initiator.
 type initState struct {
-	ni, nr   []byte
+	ni, nr []byte
+	// dh is the initiator's D-H key, zeroed once the shared secret is
+	// computed (the responder's never leaves newResponderSA).
 	dh       *ikecrypto.PrivateKey
 	request  []byte // the IKE_SA_INIT request as sent last: RealMessage1
 	response []byte // the IKE_SA_INIT response: RealMessage2
@@ -87,6 +89,7 @@ func (st *initState) newKey(cfg *config, g wire.DHGroup) error {
 	if err != nil {
 		return err
 	}
+	st.dh.Zero() // the key of a group the responder refused
 	st.dh, err = group.GenerateKey(cfg.Rand)
 	return err
 }
@@ -241,7 +244,10 @@ func (sa *SA) completeInit(ike *ikeSA, in *inbound) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
+	// The answer is taken once: the D-H key has done its work, whatever
+	// follows. Its public value stays in the request kept for AUTH.
 	gir, err := st.dh.SharedSecret(ke.Data)
+	st.dh.Zero()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNegotiation, err)
 	}
@@ -249,6 +255,7 @@ func (sa *SA) completeInit(ike *ikeSA, in *inbound) error {
 	st.nr = slices.Clone(nr.Data)
 	st.response = slices.Clone(in.dg.Payload)
 	keys, err := deriveIKEKeys(c, gir, st.ni, st.nr, ike.spis)
+	clear(gir)
 	if err != nil {
 		return err
 	}
@@ -330,7 +337,9 @@ func deriveIKEKeys(c chosen, gir, ni, nr []byte, spis SPIs) (*ikecrypto.Keys, er
 	if err != nil {
 		return nil, err
 	}
-	return suite.DeriveKeys(ikecrypto.SKEYSEED(suite.PRF(), ni, nr, gir), ni, nr, spis.I, spis.R)
+	skeyseed := ikecrypto.SKEYSEED(suite.PRF(), ni, nr, gir)
+	defer clear(skeyseed)
+	return suite.DeriveKeys(skeyseed, ni, nr, spis.I, spis.R)
 }
 
 // peerHashes returns the hashes of a SIGNATURE_HASH_ALGORITHMS notify.
@@ -360,9 +369,11 @@ func newResponderSA(r *Responder, now time.Time, dg Datagram, m *wire.Message, c
 		return nil, err
 	}
 	gir, err := dh.SharedSecret(ke.Data)
+	dh.Zero() // its public value stays for the KE payload
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNegotiation, err) // RFC 6989 §2.5: drop
 	}
+	defer clear(gir)
 	spir, err := newIKESPI(cfg)
 	if err != nil {
 		return nil, err
@@ -385,7 +396,7 @@ func newResponderSA(r *Responder, now time.Time, dg Datagram, m *wire.Message, c
 		return nil, err
 	}
 	ike.ni, ike.nr = ni, nr
-	st := &initState{ni: ni, nr: nr, dh: dh, request: slices.Clone(dg.Payload), key: InitKey{SPIi: h.SPIi(), Remote: dg.Remote}, reqHash: sha256.Sum256(dg.Payload)}
+	st := &initState{ni: ni, nr: nr, request: slices.Clone(dg.Payload), key: InitKey{SPIi: h.SPIi(), Remote: dg.Remote}, reqHash: sha256.Sum256(dg.Payload)}
 	st.peerHashes = peerHashes(m.Payloads)
 	st.peerCertReq = slices.ContainsFunc(m.Payloads, func(p wire.RawPayload) bool { return p.Type == wire.PayloadCERTREQ })
 	sa.init, sa.initKey = st, st.key

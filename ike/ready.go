@@ -171,3 +171,13 @@ type ChildSA struct {
 	// will rekey it (zero: never).
 	Created, RekeyAt time.Time
 }
+
+// ZeroKeys overwrites the four keys with zeros. The ChildSA of a ChildOp is
+// the runtime's own copy, made for it alone: once the operation is applied
+// (the dataplane keeps its own copy in its cipher), the runtime may wipe it.
+func (c *ChildSA) ZeroKeys() {
+	clear(c.InKey)
+	clear(c.OutKey)
+	clear(c.InIntegKey)
+	clear(c.OutIntegKey)
+}

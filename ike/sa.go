@@ -483,8 +483,13 @@ func (sa *SA) teardown(reason DownReason, err error) {
 	sa.emit(IKEDown{SPIs: spis, Reason: reason, Err: err, PeerID: sa.PeerID(), Assignment: sa.responderAssignment()})
 	sa.state = StateClosed
 	sa.done = true
+	// Nothing is received, retransmitted or answered from now on (Receive
+	// and Tick return at once): the keys can go.
 	for _, ike := range sa.ikes() {
-		ike.pending, ike.queue = nil, nil
+		ike.forget()
+	}
+	if sa.init != nil {
+		sa.init.dh.Zero()
 	}
 }
 
