@@ -16,8 +16,14 @@ import (
 // apply carries out one CHILD_SA operation on the dataplane (which knows
 // nothing of IKE: each half becomes a dataplane.SA) and on the kernel
 // routes into the device.
+//
+// The operation's keys are the runtime's own copy (everything in an
+// ike.Ready is), read by nothing else: they are wiped once the operation is
+// applied, since a dataplane SA keeps the key in its cipher (NewSA copies
+// SAConfig.KeyMaterial).
 func (s *shard) apply(e *entry, op ike.ChildOp) {
 	c := op.Child
+	defer op.Child.ZeroKeys()
 	var err error
 	switch op.Kind {
 	case ike.InstallInbound:

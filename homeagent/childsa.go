@@ -24,6 +24,10 @@ var ErrUnsupportedChild = errors.New("CHILD_SA not supported by the user-space d
 // CHILD_SAs through it; each sets what is its own (a soft sequence number
 // limit, the source address) on the result.
 //
+// KeyMaterial is c's InKey or OutKey itself, not a copy: once
+// dataplane.NewSA has keyed its cipher, the caller may wipe the key
+// (ike.ChildSA.ZeroKeys), as the runtime does.
+//
 // A CHILD_SA that is not ESP in UDP (RFC 3948) in tunnel mode with an AEAD
 // transform (AES-GCM-16, ChaCha20-Poly1305) and without Extended Sequence
 // Numbers gives an error wrapping ErrUnsupportedChild.
