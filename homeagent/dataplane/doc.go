@@ -100,6 +100,19 @@
 // SetRemote moves an outbound SA to a new peer address and port when the
 // peer's NAT mapping changes.
 //
+// # Key material
+//
+// NewSA keys the cipher from SAConfig.KeyMaterial and keeps none of that
+// buffer, which stays the caller's to wipe; the runtime wipes it at once.
+// What an SA holds cannot be wiped when it is removed: the cipher.AEAD
+// keeps its own key schedule (crypto/aes, x/crypto/chacha20poly1305) with
+// no way to overwrite it, and the 4-octet salt is read without a lock by
+// packet goroutines that may still hold a removed SA (the tables are
+// read-copy-update without a grace period; during a rekey a packet looked
+// up before the switch is sealed with the old SA), so overwriting it would
+// race with them and spoil such a packet. Both go with the SA to the
+// garbage collector; the salt without the key is of no use anyway.
+//
 // # Kernel ESP
 //
 // ProbeKernelESP adds and deletes a dummy XFRM ESP state and reports whether

@@ -37,7 +37,9 @@ type SAConfig struct {
 	Transform Transform
 	// KeyMaterial is the KEYMAT slice for this direction: the cipher key
 	// followed by the 4-octet salt (RFC 4106 §8.1, RFC 7634 §2). It is
-	// copied into the cipher; the caller may wipe it afterwards.
+	// copied into the cipher; the caller may wipe it once NewSA returns
+	// (see "Key material" in the package documentation for what the SA
+	// keeps).
 	KeyMaterial []byte
 
 	// Local and Remote are the encapsulation endpoints: our address and

@@ -254,6 +254,55 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	}
 }
 
+// NewSA keeps none of SAConfig.KeyMaterial: the caller wipes its buffer
+// right after, and what one SA seals its peer, keyed from another copy of
+// the same KEYMAT, still opens (in both directions, so that the salt is
+// covered too).
+func TestNewSAKeepsNoKeyMaterial(t *testing.T) {
+	mnTS := []netip.Prefix{netip.PrefixFrom(hoa, 128)}
+	anyTS := []netip.Prefix{netip.MustParsePrefix("::/0")}
+	for _, tc := range transformCases {
+		for _, wipeOut := range []bool{true, false} {
+			key := make([]byte, tc.keyLen+saltLen)
+			for i := range key {
+				key[i] = byte(0x40 + i)
+			}
+			mk := func(dir Direction, km []byte, lts, rts []netip.Prefix) *SA {
+				sa, err := NewSA(SAConfig{
+					SPI: 0xc0ffee02, Direction: dir, Transform: tc.transform, KeyMaterial: km,
+					Local: netip.MustParseAddrPort("[2001:db8:2::5]:4500"), Remote: netip.MustParseAddrPort("[2001:db8:1::1]:4500"),
+					LocalTS: lts, RemoteTS: rts,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sa
+			}
+			wiped, kept := key, bytes.Clone(key)
+			outKey, inKey := kept, wiped
+			if wipeOut {
+				outKey, inKey = wiped, kept
+			}
+			out := mk(Outbound, outKey, mnTS, anyTS)
+			in := mk(Inbound, inKey, anyTS, mnTS)
+			clear(wiped)
+
+			inner := testInner(hoa, cnAddr, 100)
+			buf := make([]byte, BufferSize)
+			copy(buf[HeadRoom:], inner)
+			esp, r := out.Seal(buf, len(inner))
+			if r != NotDropped {
+				t.Fatalf("%s: Seal: %v", tc.name, r)
+			}
+			rx := make([]byte, BufferSize)
+			copy(rx[ESPOffset:], esp)
+			if got, r := in.Open(rx, len(esp)); r != NotDropped || !bytes.Equal(got, inner) {
+				t.Errorf("%s, outbound key wiped %v: Open: %v", tc.name, wipeOut, r)
+			}
+		}
+	}
+}
+
 // Every single-bit change of an ESP packet is rejected: in the SPI as a bad
 // SPI, anywhere else by the ICV (RFC 4303 §3.4.4), and nothing is delivered.
 func TestOpenTamper(t *testing.T) {
