@@ -72,6 +72,9 @@ func (c *Client) drive(s *session, now time.Time) {
 				"out_spi", spiHex(op.Child.OutSPI), "err", err)
 			c.emit(Event{Event: EventError, Error: fmt.Sprintf("CHILD_SA %v: %v", op.Kind, err)})
 		}
+		// The operation's keys are our copy; the dataplane SA keeps its
+		// own in its cipher.
+		op.Child.ZeroKeys()
 	}
 	for _, e := range r.Events {
 		c.onIKEEvent(now, s, e)
