@@ -541,6 +541,17 @@ func (x *rekeyIKEExchange) response(sa *SA, ike *ikeSA, in *inbound, now time.Ti
 	}
 	if n, ok := in.errorNotify(); ok {
 		err := notifyErr(ErrNegotiation, n.Type, true, "IKE SA rekey")
+		if p := sa.peerRekey; p != nil && ike == sa.cur && !sa.done {
+			// RFC 7296 §2.8.2: the peer rekeyed too, and we answered its
+			// request, but it refused ours: its new IKE SA stands alone.
+			// Move to it now rather than retry (a retry would leave it
+			// behind, and the peer's Delete of the old IKE SA, which
+			// follows, would end everything); the peer deletes the old one.
+			sa.peerRekey = nil
+			sa.emit(ExchangeFailed{SPIs: ike.spis, Exchange: wire.ExchangeCreateChildSA, Notify: n.Type, Err: err})
+			sa.switchIKE(p, false, now)
+			return
+		}
 		switch n.Type {
 		case wire.NotifyInvalidKEPayload:
 			if g, e := n.AcceptedDHGroup(); e == nil && !x.retried && g != x.group && slices.ContainsFunc(sa.cfg.ikeProposals, func(p Proposal) bool { return slices.Contains(p.DH, g) }) {

@@ -496,3 +496,47 @@ func TestRekeyChildSAResponderAcceptsPeerPFS(t *testing.T) {
 		t.Error("no KEr: PFS not done")
 	}
 }
+
+// RFC 7296 §2.8.2: both sides rekey the IKE SA at once and the peer answers
+// ours with INVALID_KE_PAYLOAD (its policy now wants another group). The
+// peer's rekey, which we answered, stands alone: the initiator moves to it
+// instead of retrying its own (a retry would leave the peer's new IKE SA
+// behind, and the peer's Delete of the old one would end everything).
+func TestSimultaneousIKESARekeyAnsweredInvalidKE(t *testing.T) {
+	ic, rc, _ := pairConfig(37)
+	p := newPair(t, ic, rc)
+	p.establish()
+	r := p.r()
+	r.cfg.ikeProposals = MustProposals("aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-ecp256")
+	if err := p.i.RekeyIKE(p.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RekeyIKE(p.now); err != nil {
+		t.Fatal(err)
+	}
+	p.advance(time.Minute)
+	var invalidKE bool
+	for _, e := range eventsOf[ExchangeFailed](p.mn) {
+		invalidKE = invalidKE || e.Notify == wire.NotifyInvalidKEPayload
+	}
+	if !invalidKE {
+		t.Fatalf("the initiator's rekey was not answered INVALID_KE_PAYLOAD; events %+v", p.mn.events)
+	}
+	if p.i.Done() || r.Done() {
+		t.Fatalf("IKE SA ended: initiator %v, responder %v", p.i.Done(), r.Done())
+	}
+	if p.i.SPIs() != r.SPIs() || len(p.i.others)+len(r.others) != 0 || p.i.peerRekey != nil || r.peerRekey != nil {
+		t.Fatalf("IKE SAs %v / %v, left over %d / %d", p.i.SPIs(), r.SPIs(), len(p.i.others), len(r.others))
+	}
+	if len(p.mn.bySPI) != 1 || len(p.ha.bySPI) != 1 {
+		t.Fatalf("routes %d / %d", len(p.mn.bySPI), len(p.ha.bySPI))
+	}
+	checkOnePair(t, p)
+	if err := p.i.CheckLiveness(p.now); err != nil {
+		t.Fatal(err)
+	}
+	p.advance(time.Minute)
+	if p.i.Done() || r.Done() {
+		t.Fatal("the surviving IKE SA does not work")
+	}
+}
