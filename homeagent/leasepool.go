@@ -105,14 +105,30 @@ const (
 // old IKE SA, a handover): the pool counts the holders of each address and
 // releases the lease when the last one lets go. A released lease stays
 // reserved for its identity until another identity needs the address.
+//
+// The store calls of one identity are serialised (an assignment waits for
+// the release of the identity's previous IKE SA, and the other way round):
+// a release decides from the holders' count and then writes, and an
+// assignment that slipped in between would be given a lease the release
+// then takes back (Acquire returns the identity's own lease unchanged, so
+// the release's compare-and-swap still succeeds), leaving the node with an
+// address the store counts as free.
 type LeasePool struct {
 	cfg    LeasePoolConfig
 	v6, v4 store.Pool
 	tracer trace.Tracer
 	log    *slog.Logger
 
-	mu   sync.Mutex
-	held map[netip.Addr]*holding
+	mu    sync.Mutex
+	held  map[netip.Addr]*holding
+	locks map[string]*identityLock // identities with a store call under way
+}
+
+// identityLock serialises the store calls of one identity: a semaphore,
+// and how many calls hold or wait for it (the entry goes with the last).
+type identityLock struct {
+	sem  chan struct{}
+	refs int
 }
 
 // holding counts the IKE SAs that hold one leased address, and the
@@ -128,7 +144,7 @@ func NewLeasePool(cfg LeasePoolConfig) (*LeasePool, error) {
 	if cfg.Store == nil || cfg.Owner == "" {
 		return nil, errors.New("homeagent: lease pool without a store or owner")
 	}
-	p := &LeasePool{cfg: cfg, held: map[netip.Addr]*holding{}, log: cfg.Logger}
+	p := &LeasePool{cfg: cfg, held: map[netip.Addr]*holding{}, locks: map[string]*identityLock{}, log: cfg.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -177,6 +193,11 @@ func (p *LeasePool) Assign(ctx context.Context, req ike.AddressRequest) (ike.Ass
 	var a ike.Assignment
 	var errs []error
 	identity := IdentityOf(req.Peer)
+	unlock, err := p.lockIdentity(ctx, identity)
+	if err != nil {
+		return ike.Assignment{}, fmt.Errorf("homeagent: waiting for the lease operation of %s under way: %w", identity, err)
+	}
+	defer unlock()
 	attrs := store.Attributes{CareOf: req.Remote}
 	if req.IPv6 {
 		if p.v6 == (store.Pool{}) {
@@ -309,6 +330,8 @@ func (p *LeasePool) heldRevision(a netip.Addr) (store.Revision, bool) {
 // once no IKE SA holds it any more.
 func (p *LeasePool) Release(ctx context.Context, peer ike.ID, a ike.Assignment) {
 	identity := IdentityOf(peer)
+	unlock, _ := p.lockIdentity(context.WithoutCancel(ctx), identity) // waits: a release is never given up
+	defer unlock()
 	for _, addr := range []netip.Addr{a.IPv6.Addr(), a.IPv4} {
 		if !addr.IsValid() || !p.let(addr, identity) {
 			continue
@@ -316,6 +339,38 @@ func (p *LeasePool) Release(ctx context.Context, peer ike.ID, a ike.Assignment) 
 		if _, err := p.release(ctx, addr, identity); err != nil {
 			p.log.Warn("lease not released", "hoa", addr.String(), "identity", identity, "err", err)
 		}
+	}
+}
+
+// lockIdentity waits until no other store call of identity is under way
+// (or ctx ends) and returns the function that ends this one.
+func (p *LeasePool) lockIdentity(ctx context.Context, identity string) (unlock func(), err error) {
+	p.mu.Lock()
+	l := p.locks[identity]
+	if l == nil {
+		l = &identityLock{sem: make(chan struct{}, 1)}
+		p.locks[identity] = l
+	}
+	l.refs++
+	p.mu.Unlock()
+	done := func() {
+		p.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(p.locks, identity)
+		}
+		p.mu.Unlock()
+	}
+	unlock = func() { <-l.sem; done() }
+	if ctx.Done() == nil {
+		l.sem <- struct{}{}
+		return unlock, nil
+	}
+	select {
+	case l.sem <- struct{}{}:
+		return unlock, nil
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/mip6ha/mip6ha/homeagent/store"
 	"github.com/mip6ha/mip6ha/homeagent/store/boltstore"
@@ -177,4 +179,121 @@ func BenchmarkLeasePoolAssign(b *testing.B) {
 		}
 		p.Release(ctx, id, a)
 	}
+}
+
+// oneLeaseStore is an in-memory lease store of one address that keeps the
+// rules of store.Leases the pool relies on: Acquire returns the
+// identity's served lease unchanged (no write, the same revision) and
+// binds its released lease again; Release is a compare-and-swap. With
+// releasing set, Release first reports that it was called and waits for
+// proceed: the pool has read the lease and decided to release it, the
+// write is to come.
+type oneLeaseStore struct {
+	store.Leases // the other methods are not used
+
+	releasing chan struct{}
+	proceed   chan struct{}
+
+	mu sync.Mutex
+	l  store.Lease
+}
+
+func (s *oneLeaseStore) Acquire(_ context.Context, req store.AcquireRequest) (store.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.l.HoA.IsValid():
+		s.l = store.Lease{HoA: req.Pool.First, Identity: req.Identity, Owner: req.Owner, State: store.StateBound, Revision: 1}
+	case s.l.Identity != req.Identity:
+		return store.Lease{}, store.ErrPoolExhausted
+	case s.l.State == store.StateReleased:
+		s.l.Owner, s.l.State = req.Owner, store.StateBound
+		s.l.Revision++
+	case s.l.Owner != req.Owner:
+		return store.Lease{}, store.ErrOwnedElsewhere
+	}
+	return s.l, nil
+}
+
+func (s *oneLeaseStore) Lease(_ context.Context, hoa netip.Addr) (store.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if hoa != s.l.HoA {
+		return store.Lease{}, store.ErrNotFound
+	}
+	return s.l, nil
+}
+
+func (s *oneLeaseStore) Release(_ context.Context, hoa netip.Addr, expected store.Revision) (store.Lease, error) {
+	if s.releasing != nil {
+		s.releasing <- struct{}{}
+		<-s.proceed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if hoa != s.l.HoA || expected != s.l.Revision {
+		return store.Lease{}, store.ErrConflict
+	}
+	s.l.Owner, s.l.State = "", store.StateReleased
+	s.l.Revision++
+	return s.l, nil
+}
+
+// TestLeasePoolReleaseRacesReassign: a node whose last IKE SA ends while it
+// sets up a new one (strongSwan's break-before-make reauthentication)
+// keeps its lease. The release of the old SA's address reads the lease and
+// decides before it writes; an assignment to the new SA in between gets
+// the identity's lease unchanged, so the release's compare-and-swap would
+// still succeed and leave the new SA with an address the store counts as
+// free (for another identity, or another member). The pool serialises the
+// two: the lease ends bound, held by the new SA.
+func TestLeasePoolReleaseRacesReassign(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		st := &oneLeaseStore{}
+		p, err := NewLeasePool(LeasePoolConfig{Store: st, Owner: "ha1", Prefix: homePrefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ike.FQDN("mn.example")
+		old := assign(t, p, ike.AddressRequest{Peer: id, IPv6: true})
+
+		st.releasing, st.proceed = make(chan struct{}), make(chan struct{})
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			p.Release(ctx, id, old) // the old IKE SA ended
+		}()
+		<-st.releasing
+		type result struct {
+			a   ike.Assignment
+			err error
+		}
+		reassigned := make(chan result, 1)
+		go func() {
+			a, err := p.Assign(ctx, ike.AddressRequest{Peer: id, IPv6: true}) // the new IKE SA's IKE_AUTH
+			reassigned <- result{a, err}
+		}()
+		synctest.Wait() // the assignment is done, or waits for the release
+		close(st.proceed)
+		<-released
+		r := <-reassigned
+		if r.err != nil || r.a.IPv6 != old.IPv6 {
+			t.Fatalf("new IKE SA assigned %v (%v), want %v", r.a.IPv6, r.err, old.IPv6)
+		}
+		if l, _ := st.Lease(ctx, old.IPv6.Addr()); l.State != store.StateBound || l.Owner != "ha1" {
+			t.Errorf("lease held by the new IKE SA: %v, want bound at ha1", l)
+		}
+		if held := p.Held(); len(held) != 1 || held[0] != old.IPv6.Addr() {
+			t.Errorf("held %v", held)
+		}
+		if len(p.locks) != 0 {
+			t.Errorf("identity locks left: %v", p.locks)
+		}
+		st.releasing = nil
+		p.Release(ctx, id, r.a)
+		if l, _ := st.Lease(ctx, old.IPv6.Addr()); l.State != store.StateReleased {
+			t.Errorf("after the new IKE SA ended: %v, want released", l)
+		}
+	})
 }
