@@ -322,7 +322,9 @@ func (c *Client) handoverRegister(now time.Time) {
 	if timeout <= 0 {
 		timeout = DefaultHandoverRegisterTimeout
 	}
-	h.deadline = h.started.Add(timeout)
+	// Counted from this target's first Binding Update: a target tried
+	// after another failed gets as long as the first (RFC 5142 §6.2).
+	h.deadline = now.Add(timeout)
 	h.bu = c.bindingSpan(h.ctx, h.target.ha, c.bind.hoa, c.bind.coa, c.cfg.Lifetime)
 }
 

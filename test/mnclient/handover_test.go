@@ -577,3 +577,45 @@ func BenchmarkHomeAgentSwitch(b *testing.B) {
 		}
 	}
 }
+
+// TestHomeAgentSwitchNextAddressAfterSilence: the first home agent a Home
+// Agent Switch names sets up the IKE SA but never answers the Binding
+// Update. Once the Binding Refresh Advice has run out for it, the node
+// tries the next address (RFC 5142 §6.2), which gets as long to answer
+// (it answers only the retransmitted Binding Update), and moves there.
+func TestHomeAgentSwitchNextAddressAfterSilence(t *testing.T) {
+	needNetns(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	a1, a2, a3 := netip.MustParseAddr("2001:db8:ff::36"), netip.MustParseAddr("2001:db8:ff::37"), netip.MustParseAddr("2001:db8:ff::38")
+	pool := newRecordingPool()
+	ha1 := startFakeHA(t, fakeHAConfig{addr: a1, standardPorts: true, pool: pool})
+	ha2 := startFakeHA(t, fakeHAConfig{addr: a2, standardPorts: true, pool: pool})
+	ha3 := startFakeHA(t, fakeHAConfig{addr: a3, standardPorts: true, pool: pool})
+	ha2.mute.Store(1 << 20)
+	ha3.mute.Store(1) // ha3 answers the retransmission only
+	events := newEventLog()
+	c := handoverClient(t, ha1, "mn-silent@example.net", events, nil)
+	runClient(t, c)
+	hoa := netip.MustParseAddr(events.wait(t, ctx, EventBindingAccepted, 1).Address)
+	homeAgentSwitch(t, ha1, hoa, []netip.Addr{a2, a3}, 4*time.Second, nil)
+
+	failed := events.wait(t, ctx, EventError, 1)
+	if failed.To != netip.AddrPortFrom(a2, 500).String() {
+		t.Fatalf("first failure %+v, want ha2's", failed)
+	}
+	if err := pollUntil(ctx, func() bool { return events.count(EventSwitched) > 0 || events.count(EventError) > 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := events.count(EventError); n != 1 {
+		t.Fatalf("%d errors: %v", n, kindsOf(events.all()))
+	}
+	for _, sw := range events.all() {
+		if sw.Event == EventSwitched && (sw.To != a3.String() || sw.Address != hoa.String()) {
+			t.Errorf("switched %+v, want to %v keeping %v", sw, a3, hoa)
+		}
+	}
+	if b, ok := ha3.binding(hoa); !ok || b.State != mip6.StateValid {
+		t.Errorf("ha3's binding %+v %v", b, ok)
+	}
+}
