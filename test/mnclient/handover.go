@@ -104,6 +104,11 @@ type handoverState struct {
 	phase    handoverPhase
 	from, to *session
 	oldHA    netip.Addr
+	// oldGW and oldIPv4 are the old home agent's IKE endpoint and the
+	// inner IPv4 address it assigned, kept for the targets tried after
+	// its IKE SA has ended (from is nil then).
+	oldGW    netip.AddrPort
+	oldIPv4  netip.Addr
 	target   handoverTarget
 	rest     []handoverTarget // targets to try after this one
 	ticket   []byte
@@ -179,9 +184,12 @@ func (c *Client) startHandover(now time.Time, e mip6.MNEvent, ev *Event) {
 			parent = pctx
 		}
 	}
-	c.hand = handoverState{phase: handoverConnecting, from: c.cur, oldHA: c.haAddr, rest: targets,
+	c.hand = handoverState{phase: handoverConnecting, from: c.cur, oldHA: c.haAddr, oldGW: c.cur.gw, rest: targets,
 		ticket: offer.opt.Ticket, started: now, advice: e.RefreshAdvice}
 	h := &c.hand
+	if a := c.cur.sa.Assignment(); a != nil {
+		h.oldIPv4 = a.IPv4
+	}
 	h.ctx, h.span = c.tracer().Start(parent, telemetry.SpanMove, trace.WithTimestamp(now), trace.WithAttributes(
 		telemetry.KeyIdentity.String(c.cfg.ID), telemetry.KeyHoA.String(c.bind.hoa.String()),
 		keyHomeAgent.String(e.From.String()), telemetry.KeyRedirectTarget.String(targets[0].gw.String()),
@@ -239,15 +247,15 @@ func (c *Client) connectNext(now time.Time) {
 		t := h.rest[0]
 		h.rest = h.rest[1:]
 		cfg := c.ikeCfg
-		from := wire.GatewayAddr(h.from.gw.Addr())
+		from := wire.GatewayAddr(h.oldGW.Addr())
 		cfg.RedirectedFrom = &from
 		cfg.Ticket = h.ticket
 		cfg.PeerNATTPort = t.natt
 		cfg.InitialContact = false // the old IKE SA is still ours
 		cfg.TraceContext = traceparent(h.ctx)
 		cfg.Request.SuggestIPv6 = netip.PrefixFrom(c.bind.hoa, 128)
-		if a := h.from.sa.Assignment(); a != nil && a.IPv4.IsValid() {
-			cfg.Request.SuggestIPv4 = a.IPv4
+		if h.oldIPv4.IsValid() {
+			cfg.Request.SuggestIPv4 = h.oldIPv4
 		}
 		if c.router != nil {
 			if err := c.router.switchGateway(t.gw.Addr()); err != nil {
@@ -263,6 +271,11 @@ func (c *Client) connectNext(now time.Time) {
 		s.bu = t.ha
 		h.to, h.target, h.phase = s, t, handoverConnecting
 		h.ike = c.startIKESpans(h.ctx, t.gw)
+		if h.from == nil {
+			// The old home agent's IKE SA is gone: the SA being set up is
+			// the node's only one (onHandoverIKE).
+			c.cur, c.ha = s, t.gw
+		}
 		return
 	}
 	c.abandonHandover(now, fmt.Errorf("%w: no home agent of the Home Agent Switch took the node; staying with %v",

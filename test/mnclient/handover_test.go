@@ -578,6 +578,57 @@ func BenchmarkHomeAgentSwitch(b *testing.B) {
 	}
 }
 
+// TestHomeAgentSwitchOldHomeAgentGone: while the node registers with the
+// first home agent of a Home Agent Switch, its old home agent ends the
+// node's IKE SA (it stops). The new home agent never answers the Binding
+// Update, so the node gives it up when the Binding Refresh Advice runs out
+// and tries the next address of the switch (RFC 5142 §6.2), naming the old
+// home agent in REDIRECTED_FROM still, and moves there.
+func TestHomeAgentSwitchOldHomeAgentGone(t *testing.T) {
+	needNetns(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	a1, a2, a3 := netip.MustParseAddr("2001:db8:ff::33"), netip.MustParseAddr("2001:db8:ff::34"), netip.MustParseAddr("2001:db8:ff::35")
+	pool := newRecordingPool()
+	ha1 := startFakeHA(t, fakeHAConfig{addr: a1, standardPorts: true, pool: pool})
+	ha2 := startFakeHA(t, fakeHAConfig{addr: a2, standardPorts: true, pool: pool})
+	ha3 := startFakeHA(t, fakeHAConfig{addr: a3, standardPorts: true, pool: pool})
+	events := newEventLog()
+	c := handoverClient(t, ha1, "mn-old-gone@example.net", events, nil)
+	stop := runClient(t, c)
+	hoa := netip.MustParseAddr(events.wait(t, ctx, EventBindingAccepted, 1).Address)
+
+	ha2.mute.Store(1 << 20) // ha2 sets up the IKE SA but never answers a Binding Update
+	homeAgentSwitch(t, ha1, hoa, []netip.Addr{a2, a3}, 4*time.Second, nil)
+	awaitIKE[ike.IKEUp](t, ctx, ha2)
+	if err := pollUntil(ctx, func() bool { return ha2.mute.Load() < 1<<20 }); err != nil {
+		t.Fatalf("no Binding Update reached ha2: %v", err)
+	}
+	ha1.stop() // deletes the node's IKE SA with the old home agent
+
+	up3 := awaitIKE[ike.IKEUp](t, ctx, ha3)
+	if up3.RedirectedFrom == nil || *up3.RedirectedFrom != wire.GatewayAddr(a1) {
+		t.Errorf("ha3 saw REDIRECTED_FROM %v, want %v", up3.RedirectedFrom, a1)
+	}
+	if err := pollUntil(ctx, func() bool { return events.count(EventSwitched) > 0 }); err != nil {
+		t.Fatalf("no switch to ha3: %v; events %v", err, kindsOf(events.all()))
+	}
+	for _, e := range events.all() {
+		if e.Event == EventSwitched && (e.To != a3.String() || e.Address != hoa.String()) {
+			t.Errorf("switched %+v, want to %v keeping %v", e, a3, hoa)
+		}
+	}
+	if st := c.Status(); st.HomeAgent != a3 || st.HoA != hoa || !st.Bound {
+		t.Errorf("status %+v, want bound at %v", st, a3)
+	}
+	if b, ok := ha3.binding(hoa); !ok || b.State != mip6.StateValid {
+		t.Errorf("ha3's binding %+v %v", b, ok)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
 // TestHomeAgentSwitchNextAddressAfterSilence: the first home agent a Home
 // Agent Switch names sets up the IKE SA but never answers the Binding
 // Update. Once the Binding Refresh Advice has run out for it, the node
