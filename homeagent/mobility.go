@@ -571,23 +571,33 @@ func (m *mobility) saGone(p peer) {
 // address finds a home agent that forwards (RFC 4861 §7.2.8: several
 // proxies may answer; only the lease's owner advertised), until the node
 // deregisters here or deletes its old IKE SA, or for ike.redirect.grace at
-// most; then it withdraws them and deletes the old IKE SA. A lease taken
-// over by another member (this member's membership lapsed, the node
-// attached elsewhere) is stale here at once: withdrawn now.
+// most; then it withdraws them and deletes the old IKE SA, unless the
+// address is no longer departed by then (no IKE SA here holds it any more,
+// or the lease came back: a node moved there and back must keep the IKE SA
+// and binding it has here now). A lease taken over by another member (this
+// member's membership lapsed, the node attached elsewhere) is stale here at
+// once: withdrawn now.
 func (m *mobility) leaseGone(ctx context.Context, hoa netip.Addr, owner string, ours bool) {
 	if !ours {
 		m.withdraw(ctx, hoa, "taken over by "+owner)
 		return
 	}
-	if m.lingers[hoa] != nil {
-		return
+	if t := m.lingers[hoa]; t != nil {
+		t.Stop() // an earlier departure's: the grace period starts again
 	}
-	m.lingers[hoa] = time.AfterFunc(m.s.mover.linger, func() {
+	var t *time.Timer
+	t = time.AfterFunc(m.s.mover.linger, func() {
 		m.post(func(ctx context.Context) {
+			if m.lingers[hoa] != t {
+				return // withdrawn or started again meanwhile
+			}
 			delete(m.lingers, hoa)
-			m.withdraw(ctx, hoa, "moved to "+owner)
+			if m.s.mover.isDeparted(hoa) {
+				m.withdraw(ctx, hoa, "moved to "+owner)
+			}
 		})
 	})
+	m.lingers[hoa] = t
 }
 
 // withdraw ends what this member still does for hoa after its lease went

@@ -18,6 +18,7 @@ import (
 	"github.com/mip6ha/mip6ha/homeagent/telemetry"
 	"github.com/mip6ha/mip6ha/ike"
 	"github.com/mip6ha/mip6ha/ike/wire"
+	"github.com/mip6ha/mip6ha/mip6"
 	"github.com/mip6ha/mip6ha/mip6/mh"
 	"github.com/mip6ha/mip6ha/policy"
 	oteltest "github.com/mip6ha/mip6ha/test/otel"
@@ -64,12 +65,12 @@ func attachBound(t *testing.T, ctx context.Context, mn *testMN, ha *member, coa 
 // naming the old one, its current home address in CFG_REQUEST, the ticket),
 // then a Binding Update there, then the deregistration at the old home agent
 // through the old IKE SA, then the old IKE SA's deletion. It returns the
-// home address the new home agent assigned.
-func (mn *testMN) follow(t *testing.T, ctx context.Context, old, next *member, oldSA SAID, hoa netip.Addr, opt HandoverOption, seq uint16) netip.Addr {
+// IKE SA with the new home agent.
+func (mn *testMN) follow(t *testing.T, ctx context.Context, old, next *member, oldSA SAID, hoa netip.Addr, opt HandoverOption, seq uint16) SAID {
 	t.Helper()
 	p := next.peer(t)
 	p.RedirectedFrom, p.Ticket = gatewayOf(old), opt.Ticket
-	_, got := mn.attach(t, ctx, p, hoa, innerNet, netip.PrefixFrom(next.addr6, 128))
+	sa, got := mn.attach(t, ctx, p, hoa, innerNet, netip.PrefixFrom(next.addr6, 128))
 	if got != hoa {
 		t.Fatalf("%s assigned %v, the node held %v", next.id, got, hoa)
 	}
@@ -82,7 +83,7 @@ func (mn *testMN) follow(t *testing.T, ctx context.Context, old, next *member, o
 	if err := mn.rt.Delete(ctx, oldSA); err != nil {
 		t.Fatal(err)
 	}
-	return got
+	return sa
 }
 
 // TestMoveBoundNode: an operator moves a node with a binding from ha1 to
@@ -197,6 +198,118 @@ func TestMoveBoundNode(t *testing.T) {
 	}
 	if svcs := oteltest.Services(spans); len(svcs) == 0 {
 		t.Error("no services in the trace")
+	}
+}
+
+// TestMoveThereAndBack: a node moved from ha1 to ha2 and back to ha1
+// within ike.redirect.grace keeps its new IKE SA and binding at ha1. When
+// the lease went to ha2, ha1 set itself to withdraw what it still did for
+// the address once the grace period was over; the node deregistered and
+// deleted its old IKE SA meanwhile, and then came back: the address is
+// ha1's again, and nothing of the node's new registration is withdrawn.
+func TestMoveThereAndBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	lab := newClusterLab(t)
+	const grace = 2 * time.Second
+	ha1, ha2 := twoMembers(t, ctx, lab, func(c *config.Config) {
+		c.Cluster.Sites = eastSites
+		c.IKE.Redirect.Grace = grace
+	})
+	mn := mobileNode(t, "mn1.example", "127.0.0.58", Options{RedirectExtensions: true})
+	sa1, hoa := attachBound(t, ctx, mn, ha1, coaWest)
+
+	from := mn.inbox.len()
+	if _, err := ha1.svc.Move(ctx, admin.MoveRequest{HoA: hoa, To: "ha2"}); err != nil {
+		t.Fatal(err)
+	}
+	_, opt := mn.awaitSwitch(t, ctx, from)
+	sa2 := mn.follow(t, ctx, ha1, ha2, sa1, hoa, opt, 2)
+	lingerOver := time.Now().Add(grace) // ha1 saw the lease go before the node deregistered there
+
+	from = mn.inbox.len()
+	if _, err := ha2.svc.Move(ctx, admin.MoveRequest{HoA: hoa, To: "ha1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, opt = mn.awaitSwitch(t, ctx, from)
+	sa3 := mn.follow(t, ctx, ha2, ha1, sa2, hoa, opt, 3)
+	if !ha1.link.isDefending(hoa) { // before its Binding Acknowledgement
+		t.Fatalf("ha1 did not defend %v again after the node came back", hoa)
+	}
+
+	// Past the grace period that began with the first move, and past
+	// whatever the mobility goroutine was asked to do until then.
+	select {
+	case <-time.After(time.Until(lingerOver) + 100*time.Millisecond):
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	synced := make(chan struct{})
+	ha1.svc.mobility.post(func(context.Context) { close(synced) })
+	<-synced
+
+	if !ha1.link.isDefending(hoa) {
+		t.Errorf("ha1 stopped defending %v, the address of a node it serves", hoa)
+	}
+	if b, ok := ha1.svc.ha.Lookup(hoa); !ok || b.State != mip6.StateValid {
+		t.Errorf("binding at ha1: %+v (%v), want valid", b, ok)
+	}
+	if ps := ha1.svc.peers.holding(hoa); len(ps) != 1 {
+		t.Errorf("IKE SAs at ha1 holding %v: %d, want the node's new one", hoa, len(ps))
+	}
+	mn.events.mu.Lock()
+	for _, e := range mn.events.events {
+		if down, ok := e.IKE.(ike.IKEDown); ok && e.SA == sa3 {
+			t.Errorf("the node's IKE SA with ha1 ended: %+v", down)
+		}
+	}
+	mn.events.mu.Unlock()
+}
+
+// TestMoveOldSAWithdrawnAfterGrace: a node that moved to ha2 but neither
+// deregisters at ha1 nor deletes its old IKE SA there is served by ha1
+// (binding, defence, the old tunnel) until ike.redirect.grace after the
+// lease went; then ha1 withdraws them and deletes the old IKE SA.
+func TestMoveOldSAWithdrawnAfterGrace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	lab := newClusterLab(t)
+	const grace = time.Second
+	ha1, ha2 := twoMembers(t, ctx, lab, func(c *config.Config) {
+		c.Cluster.Sites = eastSites
+		c.IKE.Redirect.Grace = grace
+	})
+	mn := mobileNode(t, "mn1.example", "127.0.0.59", Options{RedirectExtensions: true})
+	sa1, hoa := attachBound(t, ctx, mn, ha1, coaWest)
+	from := mn.inbox.len()
+	if _, err := ha1.svc.Move(ctx, admin.MoveRequest{HoA: hoa, To: "ha2"}); err != nil {
+		t.Fatal(err)
+	}
+	_, opt := mn.awaitSwitch(t, ctx, from)
+	p := ha2.peer(t)
+	p.RedirectedFrom, p.Ticket = gatewayOf(ha1), opt.Ticket
+	moved := time.Now() // before ha2 takes the lease
+	mn.attach(t, ctx, p, hoa, innerNet, netip.PrefixFrom(ha2.addr6, 128))
+	if ba := mn.bind(t, ctx, hoa, ha2.addr6, coaWest, 2, time.Minute); ba.Status != mh.StatusAccepted {
+		t.Fatalf("BA at ha2: status %v", ba.Status)
+	}
+	down := waitFor[ike.IKEDown](t, ctx, mn.events, new(int), nil)
+	if down.Reason != ike.DownDeletedByPeer {
+		t.Errorf("old IKE SA ended %+v, want deleted by ha1", down)
+	}
+	if waited := time.Since(moved); waited < grace {
+		t.Errorf("ha1 deleted the old IKE SA %v after the move, before the grace period of %v", waited, grace)
+	}
+	mn.events.mu.Lock()
+	for _, e := range mn.events.events {
+		if _, ok := e.IKE.(ike.IKEDown); ok && e.SA != sa1 {
+			t.Errorf("IKE SA %v ended, want only the old one (%v)", e.SA, sa1)
+		}
+	}
+	mn.events.mu.Unlock()
+	lab.segment.await(t, ctx, "ha1", false, hoa)
+	if !ha2.link.isDefending(hoa) {
+		t.Errorf("ha2 does not defend %v", hoa)
 	}
 }
 
