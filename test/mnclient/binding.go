@@ -72,6 +72,12 @@ func (c *Client) registration() mip6.Registration {
 }
 
 func (c *Client) register(now time.Time) {
+	if e, ok := c.bul.Entry(c.bind.hoa, c.haAddr); ok && e.Switching {
+		// The home agent sent a Home Agent Switch: the binding there is
+		// deregistered (RFC 5142 §6.1), never registered again, which would
+		// cancel that and be refused with status 129 (§5.3).
+		return
+	}
 	if err := c.bul.Register(now, c.registration()); err != nil {
 		c.emit(Event{Event: EventError, Error: fmt.Sprintf("binding update: %v", err)})
 		return

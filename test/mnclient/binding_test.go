@@ -440,3 +440,40 @@ func TestCommandAfterRun(t *testing.T) {
 		t.Errorf("CheckLiveness after Run: %v, want ErrStopped", err)
 	}
 }
+
+// TestCareOfAddressAfterHomeAgentSwitch: the node's home agent sent a
+// Home Agent Switch with a Binding Refresh Advice that names no home agent
+// the node can use, so it stays until the binding update list deregisters
+// half-way through the advice (RFC 5142 §6.1). A care-of address signalled
+// meanwhile (Move with force, as SIGHUP) must not re-register: the home
+// agent refuses extensions after a switch with status 129 (RFC 5142 §5.3),
+// and the deregistration the switch asked for must still happen.
+func TestCareOfAddressAfterHomeAgentSwitch(t *testing.T) {
+	needNetns(t)
+	ha := startFakeHA(t, fakeHAConfig{})
+	events := newEventLog()
+	c, err := New(ha.clientConfig("mn10@example.net", events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runClient(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	hoa := netip.MustParseAddr(events.wait(t, ctx, EventBindingAccepted, 1).Address)
+	homeAgentSwitch(t, ha, hoa, nil, 8*time.Second, nil) // no address: the node does no home agent discovery
+	events.wait(t, ctx, EventError, 1)                   // no home agent to go to
+	if err := c.Move(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := pollUntil(ctx, func() bool { return events.count(EventDeregistered) > 0 }); err != nil {
+		t.Fatalf("no deregistration after the switch: %v; events %v, statuses %v", err, kindsOf(events.all()), ha.statuses())
+	}
+	for _, st := range ha.statuses() {
+		if st == mh.StatusAdministrativelyProhibited {
+			t.Errorf("the node tried to extend its binding after the switch: statuses %v", ha.statuses())
+		}
+	}
+	if n := events.count(EventBindingRejected); n != 0 {
+		t.Errorf("%d bindings rejected: %v", n, kindsOf(events.all()))
+	}
+}
