@@ -177,10 +177,15 @@ type mover struct {
 	grace  time.Duration // mip6.grace_period: deadline and Binding Refresh Advice
 	linger time.Duration // ike.redirect.grace: how long a node's old IKE SA may stay
 
-	mu       sync.Mutex
-	limiter  *policy.Limiter // cluster.move_rate: re-evaluations and operator moves
-	moves    map[netip.Addr]*move
-	departed map[netip.Addr]bool // leases that moved away while an IKE SA here holds them
+	mu      sync.Mutex
+	limiter *policy.Limiter // cluster.move_rate: re-evaluations and operator moves
+	moves   map[netip.Addr]*move
+	// departed holds the revision at which a lease an IKE SA here holds
+	// was seen served by another member; it counts (departedLocked) only
+	// while it is newer than this member's latest acquisition of the
+	// lease, so that a lease that came back, whichever way, is this
+	// member's again.
+	departed map[netip.Addr]store.Revision
 	arrivals map[netip.Addr]arrival
 	closed   bool
 	timers   sync.WaitGroup // deadline callbacks and moves started in the background
@@ -211,7 +216,7 @@ func newMover(s *Service) (*mover, error) {
 		return nil, err
 	}
 	return &mover{s: s, grace: s.cfg.MIP6.GracePeriod, linger: s.cfg.IKE.Redirect.Grace, limiter: lim,
-		moves: map[netip.Addr]*move{}, departed: map[netip.Addr]bool{}, arrivals: map[netip.Addr]arrival{}}, nil
+		moves: map[netip.Addr]*move{}, departed: map[netip.Addr]store.Revision{}, arrivals: map[netip.Addr]arrival{}}, nil
 }
 
 // wait takes a token of the move rate limit, waiting for it until ctx
@@ -281,7 +286,7 @@ func (m *mover) start(ctx context.Context, n servedNode, t target, reason string
 			m.mu.Unlock()
 			return admin.Move{}, fmt.Errorf("%w: %s is already moving to %s", admin.ErrConflict, mv.identity, other.to.member)
 		}
-		if m.departed[a] {
+		if m.departedLocked(a) {
 			m.mu.Unlock()
 			return admin.Move{}, fmt.Errorf("%w: %s has already moved away", admin.ErrConflict, mv.identity)
 		}
@@ -534,11 +539,11 @@ func (m *mover) lapse(mv *move) {
 // whether a move of ours sent it away.
 func (m *mover) departedLease(l store.Lease) (isNew, ours bool) {
 	m.mu.Lock()
-	if m.departed[l.HoA] {
+	if m.departedLocked(l.HoA) {
 		m.mu.Unlock()
 		return false, false
 	}
-	m.departed[l.HoA] = true
+	m.departed[l.HoA] = l.Revision
 	mv := m.moves[l.HoA]
 	done := false
 	if mv != nil {
@@ -576,7 +581,19 @@ func (m *mover) moving(a netip.Addr) (store.Revision, bool) {
 func (m *mover) isDeparted(a netip.Addr) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.departed[a]
+	return m.departedLocked(a)
+}
+
+// departedLocked reports whether the lease of a, which an IKE SA here
+// holds, is served by another member: it was seen there after this member
+// last acquired it. m.mu is held (it is taken before the pool's lock).
+func (m *mover) departedLocked(a netip.Addr) bool {
+	rev, ok := m.departed[a]
+	if !ok {
+		return false
+	}
+	acquired, held := m.s.pool.heldRevision(a)
+	return held && rev > acquired
 }
 
 // forget drops what the mover knows of a once no IKE SA here holds it.
@@ -661,7 +678,7 @@ func (m *mover) reevaluate(n servedNode) {
 	}
 	m.mu.Lock()
 	_, busy := m.moves[n.hoa()]
-	allowed := !busy && !m.closed && !m.departed[n.hoa()] && m.limiter.Allow(time.Now())
+	allowed := !busy && !m.closed && !m.departedLocked(n.hoa()) && m.limiter.Allow(time.Now())
 	if allowed {
 		m.timers.Add(1)
 	}

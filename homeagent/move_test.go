@@ -313,6 +313,64 @@ func TestMoveOldSAWithdrawnAfterGrace(t *testing.T) {
 	}
 }
 
+// TestMoveBackAfterRelease: ha1 counts a lease as departed while an IKE SA
+// there still holds the address after a move (it keeps forwarding, it does
+// not defend); once the lease is ha1's again, by any way (here: the node
+// left ha2, which released it, and attached at ha1 again while its old IKE
+// SA with ha1 was still up), ha1 defends the address of the node's new
+// binding.
+func TestMoveBackAfterRelease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	lab := newClusterLab(t)
+	hist := watchHistory(t, lab)
+	ha1, ha2 := twoMembers(t, ctx, lab, func(c *config.Config) { c.Cluster.Sites = eastSites })
+	mn := mobileNode(t, "mn1.example", "127.0.0.60", Options{RedirectExtensions: true})
+	_, hoa := attachBound(t, ctx, mn, ha1, coaWest)
+
+	// To ha2; the node deregisters at ha1 but keeps its IKE SA there.
+	from := mn.inbox.len()
+	if _, err := ha1.svc.Move(ctx, admin.MoveRequest{HoA: hoa, To: "ha2"}); err != nil {
+		t.Fatal(err)
+	}
+	_, opt := mn.awaitSwitch(t, ctx, from)
+	p := ha2.peer(t)
+	p.RedirectedFrom, p.Ticket = gatewayOf(ha1), opt.Ticket
+	sa2, _ := mn.attach(t, ctx, p, hoa, innerNet, netip.PrefixFrom(ha2.addr6, 128))
+	if ba := mn.bind(t, ctx, hoa, ha2.addr6, coaWest, 2, time.Minute); ba.Status != mh.StatusAccepted {
+		t.Fatalf("BA at ha2: status %v", ba.Status)
+	}
+	if ba := mn.bind(t, ctx, hoa, ha1.addr6, coaWest, 2, 0); ba.Status != mh.StatusAccepted {
+		t.Fatalf("deregistration at ha1: status %v", ba.Status)
+	}
+	for !ha1.svc.mover.isDeparted(hoa) {
+		select { // ha1's lease watch shows the lease at ha2
+		case <-ctx.Done():
+			t.Fatal("ha1 never saw the lease go to ha2")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+
+	// The node leaves ha2 and comes back to ha1.
+	if err := mn.rt.Delete(ctx, sa2); err != nil {
+		t.Fatal(err)
+	}
+	hist.await(t, ctx, hoa, func(l store.Lease) bool { return l.State == store.StateReleased })
+	lab.segment.await(t, ctx, "ha2", false, hoa)
+	if _, got := mn.attach(t, ctx, ha1.peer(t), hoa, innerNet, netip.PrefixFrom(ha1.addr6, 128)); got != hoa {
+		t.Fatalf("ha1 assigned %v, the node held %v", got, hoa)
+	}
+	if ba := mn.bind(t, ctx, hoa, ha1.addr6, coaWest, 3, time.Minute); ba.Status != mh.StatusAccepted {
+		t.Fatalf("BA at ha1: status %v", ba.Status)
+	}
+	if !ha1.link.isDefending(hoa) { // before its Binding Acknowledgement
+		t.Errorf("ha1 does not defend %v, whose lease and binding it has", hoa)
+	}
+	if ha1.svc.mover.isDeparted(hoa) {
+		t.Errorf("ha1 still counts %v as moved away", hoa)
+	}
+}
+
 // TestMoveVPNOnlyPeer: a peer without a binding that announced RFC 5685
 // support, as a stock strongSwan client does, is moved with an
 // INFORMATIONAL REDIRECT (RFC 5685 §5) without a ticket (it announced no
