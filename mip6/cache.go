@@ -299,23 +299,30 @@ func (c *BindingCache) register(s *shard, e *entry, r *request, now time.Time, d
 	}
 	status := mh.StatusAccepted
 	if !hp.ValidUntil.IsZero() {
-		// Prefix lifetimes count in 4 s units, two low bits dropped.
-		valid := mh.LifetimeOf(hp.ValidUntil.Sub(now))
+		valid := prefixUnits(hp.ValidUntil.Sub(now))
 		if valid == 0 {
 			return c.rejectStoring(s, r, mh.StatusNotHomeSubnet, e)
 		}
-		if valid <= granted {
-			granted = valid
+		if valid <= int64(granted) {
+			granted = mh.Lifetime(valid)
 			status = mh.StatusAcceptedPrefixDiscovery // invalid at the end of the binding
 		}
 	}
-	if !hp.PreferredUntil.IsZero() && mh.LifetimeOf(hp.PreferredUntil.Sub(now)) < granted {
+	if !hp.PreferredUntil.IsZero() && prefixUnits(hp.PreferredUntil.Sub(now)) < int64(granted) {
 		status = mh.StatusAcceptedPrefixDiscovery // deprecated during the binding
 	}
 	if isNew && !dadDone && !c.cfg.SkipDAD && !r.ctx.AddressUnique {
 		return c.startDAD(s, e, r, t)
 	}
 	return c.accept(s, e, r, t, granted, status)
+}
+
+// prefixUnits converts a remaining prefix lifetime to 4 s units, two low
+// bits dropped (RFC 6275 §10.3.1), without the 16-bit cap of a binding
+// lifetime: a prefix valid for longer than the longest binding must not
+// look as if it ended with it. Negative durations give 0.
+func prefixUnits(d time.Duration) int64 {
+	return int64(max(d, 0) / mh.LifetimeUnit)
 }
 
 // rejectStoring rejects a Binding Update that passed the RFC 6275 §9.5.1

@@ -389,15 +389,24 @@ func TestPrefixLifetimes(t *testing.T) {
 		valid, preferred    time.Duration
 		requested, lifetime mh.Lifetime
 		status              mh.Status
+		max                 time.Duration // MaxLifetime; 0: the default
 	}{
-		{"infinite prefix", 0, 0, 100, 100, mh.StatusAccepted},
-		{"valid longer than the binding", 1000 * time.Second, 0, 100, 100, mh.StatusAccepted},
-		{"valid ends first: capped, two low bits dropped", 203 * time.Second, 0, 100, 50, mh.StatusAcceptedPrefixDiscovery},
-		{"deprecated during the binding", 0, 100 * time.Second, 100, 100, mh.StatusAcceptedPrefixDiscovery},
-		{"preferred outlives the binding", 0, 500 * time.Second, 100, 100, mh.StatusAccepted},
+		{"infinite prefix", 0, 0, 100, 100, mh.StatusAccepted, 0},
+		{"valid longer than the binding", 1000 * time.Second, 0, 100, 100, mh.StatusAccepted, 0},
+		{"valid ends first: capped, two low bits dropped", 203 * time.Second, 0, 100, 50, mh.StatusAcceptedPrefixDiscovery, 0},
+		{"deprecated during the binding", 0, 100 * time.Second, 100, 100, mh.StatusAcceptedPrefixDiscovery, 0},
+		{"preferred outlives the binding", 0, 500 * time.Second, 100, 100, mh.StatusAccepted, 0},
+		// A prefix lifetime is 32 bits of seconds: in 4 s units it can
+		// exceed the 16 bits of the Binding Update's Lifetime field.
+		{"valid beyond the longest binding", 30 * 24 * time.Hour, 0, mh.MaxLifetime, mh.MaxLifetime, mh.StatusAccepted, mh.MaxLifetime.Duration()},
+		{"valid ends with the longest binding", mh.MaxLifetime.Duration() + 3*time.Second, 0, mh.MaxLifetime, mh.MaxLifetime,
+			mh.StatusAcceptedPrefixDiscovery, mh.MaxLifetime.Duration()},
+		{"valid ends one unit after the longest binding", mh.MaxLifetime.Duration() + mh.LifetimeUnit, 0, mh.MaxLifetime, mh.MaxLifetime,
+			mh.StatusAccepted, mh.MaxLifetime.Duration()},
 	}
 	for _, tc := range cases {
 		c := newCache(t, func(c *HomeAgentConfig) {
+			c.MaxLifetime = tc.max
 			if tc.valid > 0 {
 				c.HomePrefixes[0].ValidUntil = t0.Add(tc.valid)
 			}
