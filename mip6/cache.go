@@ -413,7 +413,10 @@ func (c *BindingCache) accept(s *shard, e *entry, r *request, t int64, granted m
 	}
 	e.set(bitInTunnel, r.ctx.InTunnel)
 	e.expires = t + int64(granted.Duration())
-	e.set(bitBRRSent, false)
+	// A binding granted no longer than RefreshRequestBefore gets no
+	// Binding Refresh Request: it would go out with this BA, and the
+	// refresh it asks for would start another lifetime as short.
+	e.set(bitBRRSent, c.cfg.RefreshRequestBefore > 0 && granted.Duration() <= c.cfg.RefreshRequestBefore)
 	if !wasValid {
 		e.setSwitching(nil)
 	}

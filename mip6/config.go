@@ -97,7 +97,8 @@ type HomeAgentConfig struct {
 	// MaxDeleteBCETimeout).
 	DeleteDelay time.Duration
 	// RefreshRequestBefore, if positive, sends one Binding Refresh Request
-	// when a binding has this much lifetime left. Zero: never (default).
+	// when a binding has this much lifetime left; a binding granted no
+	// longer than that gets none. Zero: never (default).
 	RefreshRequestBefore time.Duration
 	// HASInitialTimeout and HASMaxTimeout bound Home Agent Switch
 	// retransmissions (defaults InitialHASwitchTimeout, MaxHASwitchTimeout).

@@ -246,3 +246,31 @@ func TestRefreshRequests(t *testing.T) {
 		t.Error("RefreshRequest without binding")
 	}
 }
+
+// TestNoRefreshRequestForShortBindings: a binding granted no longer than
+// RefreshRequestBefore gets no Binding Refresh Request. It would go out
+// with the Binding Acknowledgement, the mobile node would answer it with a
+// Binding Update, whose acceptance would start a lifetime as short, and
+// so on: signalling at the mobile node's rate limit for as long as it
+// keeps the binding, instead of one refresh per lifetime.
+func TestNoRefreshRequestForShortBindings(t *testing.T) {
+	c := newCache(t, func(c *HomeAgentConfig) { c.RefreshRequestBefore = 20 * time.Second })
+	var now time.Time
+	for seq := uint16(1); seq <= 3; seq++ {
+		now = t0.Add(time.Duration(seq) * time.Second)
+		register(t, c, now, hoa1, seq, 5) // 20 s
+		if evs := c.Tick(now, nil); len(evs) != 0 {
+			t.Fatalf("registration %d: events %+v right after the BA", seq, evs)
+		}
+	}
+	if evs := c.Tick(now.Add(20*time.Second), nil); len(evs) != 1 || evs[0].Kind != EventExpired {
+		t.Errorf("events at the end of the lifetime %+v, want the expiry only", evs)
+	}
+	register(t, c, now, hoa2, 1, 6) // 24 s: one request, 4 s on
+	if evs := c.Tick(now.Add(3*time.Second), nil); len(evs) != 0 {
+		t.Errorf("events %+v before the refresh request is due", evs)
+	}
+	if evs := c.Tick(now.Add(4*time.Second), nil); len(evs) != 1 || evs[0].Kind != EventSendBRR {
+		t.Errorf("events %+v, want one refresh request 20 s before the end", evs)
+	}
+}
