@@ -240,7 +240,7 @@ func (p *LeasePool) Assign(ctx context.Context, req ike.AddressRequest) (ike.Ass
 // acquire takes the lease of identity in pool: the store's Acquire, then,
 // for a lease another member holds, a Transfer when the lease is moving
 // here (a make-before-break move, docs/cluster.md) or a Takeover when its
-// owner is no longer a member. ticket is the handover ticket the node
+// owner is no longer a member (also of a lease whose move here lapsed). ticket is the handover ticket the node
 // presented, nil for none.
 func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Pool, suggested netip.Addr, attrs store.Attributes, ticket []byte) (l store.Lease, err error) {
 	ctx, span := p.tracer.Start(ctx, telemetry.LeaseAcquire.SpanName(), trace.WithAttributes(
@@ -257,9 +257,14 @@ func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Poo
 	var le *store.LeaseError
 	if errors.Is(err, store.ErrOwnedElsewhere) && errors.As(err, &le) {
 		cur := le.Lease
-		if cur.State == store.StateMoving && cur.MovingTo == p.cfg.Owner {
+		moving := cur.State == store.StateMoving && cur.MovingTo == p.cfg.Owner
+		if moving {
 			l, err = p.transfer(ctx, cur, ticket)
-		} else {
+		}
+		// A lease not moving here, or one whose move here lapsed (its
+		// deadline passed, nobody has called it off: its owner may be
+		// gone), is taken over if its owner is no member.
+		if !moving || errors.Is(err, store.ErrState) {
 			l, err = p.cfg.Store.Takeover(ctx, cur.HoA, cur.Revision, p.cfg.Owner)
 			if err == nil {
 				p.log.Info("lease taken over from a member that is gone", "hoa", l.HoA.String(), "identity", identity,

@@ -604,9 +604,12 @@ func (m *mover) forget(a netip.Addr) {
 	m.mu.Unlock()
 }
 
-// arrived records a lease this member took over.
+// arrived records a lease this member took over: a Transfer of a lease
+// moving here (before its deadline, store.Leases.Transfer), else a
+// Takeover.
 func (m *mover) arrived(prev, l store.Lease) {
-	a := arrival{from: prev.Owner, at: time.Now(), takeover: !(prev.State == store.StateMoving && prev.MovingTo == l.Owner)}
+	transfer := prev.State == store.StateMoving && prev.MovingTo == l.Owner && !l.UpdatedAt.After(prev.Deadline)
+	a := arrival{from: prev.Owner, at: time.Now(), takeover: !transfer}
 	if !a.takeover {
 		a.trace, a.movedAt = l.TraceContext, prev.UpdatedAt
 	}

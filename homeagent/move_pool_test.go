@@ -111,3 +111,72 @@ func TestLeasePoolTakesMovedLeases(t *testing.T) {
 		t.Errorf("arrivals reported: %v", got.prev)
 	}
 }
+
+// TestLeasePoolTakesOverLapsedMoveOfGoneMember: a lease moving here whose
+// deadline passed can no longer be transferred; when its owner is gone
+// too (it died during the move, so nobody calls the move off), the node
+// that attaches here gets its address by a takeover, as after any other
+// member's failure. While the owner is a member, the lease stays its own.
+func TestLeasePoolTakesOverLapsedMoveOfGoneMember(t *testing.T) {
+	ctx := testContext(t)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	st, err := boltstore.OpenDir(t.TempDir(), boltstore.Options{NoSync: true, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Join(ctx, store.Member{ID: "ha1", Site: "east", Capacity: 10, Healthy: true}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var got arrivals
+	pools := map[string]*LeasePool{}
+	for _, owner := range []string{"ha0", "ha1", "ha2"} {
+		p, err := NewLeasePool(LeasePoolConfig{Store: st, Owner: owner, Prefix: homePrefix, Arrived: got.record})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pools[owner] = p
+	}
+	// mn0's lease moves from ha0 (no member: it died) to ha2, mn1's from
+	// ha1 (a member) to ha2; neither node reaches ha2 by the deadline.
+	moving := func(from string, peer ike.ID) store.Lease {
+		a, err := pools[from].Assign(ctx, ike.AddressRequest{Peer: peer, IPv6: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := st.Lease(ctx, a.IPv6.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, err = st.MarkMoving(ctx, l.HoA, l.Revision, store.Move{From: from, To: "ha2", Deadline: now.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	mn0, mn1 := ike.FQDN("mn0.example"), ike.FQDN("mn1.example")
+	l0, l1 := moving("ha0", mn0), moving("ha1", mn1)
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+
+	a, err := pools["ha2"].Assign(ctx, ike.AddressRequest{Peer: mn0, IPv6: true})
+	if err != nil || a.IPv6.Addr() != l0.HoA {
+		t.Fatalf("node of a lapsed move from a member that is gone: %v, %v; want %v", a.IPv6, err, l0.HoA)
+	}
+	if l, _ := st.Lease(ctx, l0.HoA); l.Owner != "ha2" || l.State != store.StateBound {
+		t.Errorf("lease after the takeover: %v", l)
+	}
+	if _, err := pools["ha2"].Assign(ctx, ike.AddressRequest{Peer: mn1, IPv6: true}); !errors.Is(err, store.ErrOwnerAlive) {
+		t.Errorf("node of a lapsed move from a live member: %v, want ErrOwnerAlive", err)
+	}
+	if l, _ := st.Lease(ctx, l1.HoA); !l.Equal(l1) {
+		t.Errorf("lease of a live member's lapsed move changed: %v, was %v", l, l1)
+	}
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if len(got.prev) != 1 || got.prev[0].Owner != "ha0" {
+		t.Errorf("arrivals reported: %v", got.prev)
+	}
+}
