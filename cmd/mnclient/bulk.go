@@ -42,6 +42,9 @@ func bulk(args []string) int {
 	if err := c.finish(); err != nil {
 		return fail(err)
 	}
+	if interval <= 0 {
+		return fail(fmt.Errorf("--progress-interval %v is not positive", interval))
+	}
 	bc.Node = c.cfg
 
 	progress, stopProgress := progressDisplay(os.Stderr, bc.Count, interval)

@@ -43,6 +43,8 @@ func TestUsageErrors(t *testing.T) {
 			"--max-redirects", "-1"}},
 		{"attach with a negative redirect loop period", attach, []string{"--ha", "2001:db8:1::1", "--id", "x", "--psk-file", good,
 			"--redirect-loop-period", "-1s"}},
+		{"bulk with a zero progress interval", bulk, []string{"--ha", "2001:db8:1::1", "--psk-file", good, "--count", "1",
+			"--progress-interval", "0"}},
 	} {
 		if got := c.run(c.args); got != 2 {
 			t.Errorf("%s: status %d, want 2", c.name, got)
