@@ -3,6 +3,7 @@ package homeagent
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -317,9 +318,7 @@ func (m *mobility) apply(ctx context.Context, d *mip6.Decision, pr peer, remote 
 		}
 		if bh.careOf != remote {
 			bh.careOf = remote
-			if err := s.pool.SetCareOf(ctx, b.HoA, remote); err != nil {
-				s.log.Warn("care-of address not recorded in the lease", "hoa", b.HoA.String(), "err", err)
-			}
+			s.careOf.record(ctx, b.HoA, remote)
 		}
 		// A node that moved (a new care-of address, or a new outer address)
 		// may now be clearly nearer another member (RFC 5142 §4).
@@ -638,4 +637,62 @@ func linkLocalOf(hoa netip.Addr) netip.Addr {
 	b := hoa.As16()
 	copy(b[:8], []byte{0xfe, 0x80, 0, 0, 0, 0, 0, 0})
 	return netip.AddrFrom16(b)
+}
+
+// careOfRecorder records the care-of endpoints of nodes in their leases
+// (LeasePool.SetCareOf, a store write) on a goroutine of its own, the
+// latest endpoint of each home address, so that a slow or unreachable
+// store does not hold up the mobility goroutine and the Binding
+// Acknowledgements of every node behind it.
+type careOfRecorder struct {
+	pool *LeasePool
+	log  *slog.Logger
+	wake chan struct{}
+
+	mu      sync.Mutex
+	pending map[netip.Addr]careOfNote
+}
+
+// careOfNote is an endpoint to record, with the span context of the
+// Binding Update that brought it (the store call is its child).
+type careOfNote struct {
+	careOf netip.AddrPort
+	span   trace.SpanContext
+}
+
+func newCareOfRecorder(pool *LeasePool, log *slog.Logger) *careOfRecorder {
+	return &careOfRecorder{pool: pool, log: log, wake: make(chan struct{}, 1), pending: map[netip.Addr]careOfNote{}}
+}
+
+// record queues careOf for the lease of hoa, replacing an endpoint not yet
+// written. It never blocks.
+func (r *careOfRecorder) record(ctx context.Context, hoa netip.Addr, careOf netip.AddrPort) {
+	r.mu.Lock()
+	r.pending[hoa] = careOfNote{careOf: careOf, span: trace.SpanContextFromContext(ctx)}
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run writes the queued endpoints until ctx ends; what is queued then is
+// dropped (the leases are released at shutdown).
+func (r *careOfRecorder) run(ctx context.Context) {
+	for {
+		select {
+		case <-r.wake:
+		case <-ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		batch := r.pending
+		r.pending = map[netip.Addr]careOfNote{}
+		r.mu.Unlock()
+		for hoa, n := range batch {
+			if err := r.pool.SetCareOf(trace.ContextWithSpanContext(ctx, n.span), hoa, n.careOf); err != nil && ctx.Err() == nil {
+				r.log.Warn("care-of address not recorded in the lease", "hoa", hoa.String(), "err", err)
+			}
+		}
+	}
 }

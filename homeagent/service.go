@@ -121,9 +121,10 @@ type Service struct {
 	observed     metric.Registration
 
 	mobility *mobility
-	view     *storeView // the Redirector's view with ike.redirect.enable, else nil
-	cluster  *cluster   // membership and the live view of the cluster
-	mover    *mover     // moves to other members
+	careOf   *careOfRecorder // care-of endpoints into the leases, off the mobility goroutine
+	view     *storeView      // the Redirector's view with ike.redirect.enable, else nil
+	cluster  *cluster        // membership and the live view of the cluster
+	mover    *mover          // moves to other members
 
 	// Background work (drains, deletes of IKE SAs of nodes that moved
 	// away) runs under bgCtx and is waited for at shutdown.
@@ -250,6 +251,7 @@ func NewService(cfg *config.Config, opts ServiceOptions) (_ *Service, err error)
 	}
 
 	s.mobility = newMobility(s)
+	s.careOf = newCareOfRecorder(s.pool, s.log)
 	ro := s.redirectOptions(cfg, opts)
 	if opts.Redirect == nil && ro != nil {
 		ro.TicketKey = cfg.TicketKey()
@@ -380,6 +382,13 @@ func (s *Service) Run(ctx context.Context) error {
 		defer close(mobilityDone)
 		s.mobility.run(mobilityCtx)
 	}()
+	careOfCtx, stopCareOf := context.WithCancel(context.Background())
+	defer stopCareOf()
+	careOfDone := make(chan struct{})
+	go func() {
+		defer close(careOfDone)
+		s.careOf.run(careOfCtx)
+	}()
 	clusterCtx, stopCluster := context.WithCancel(context.Background())
 	defer stopCluster()
 	clusterDone := make(chan struct{})
@@ -398,6 +407,8 @@ func (s *Service) Run(ctx context.Context) error {
 	s.bgCancel()
 	stopMobility()
 	<-mobilityDone
+	stopCareOf()
+	<-careOfDone
 	s.mover.close()
 	s.bg.Wait()
 	stopCluster()

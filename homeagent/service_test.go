@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,6 +240,77 @@ func bindingUpdateFrom(t *testing.T, src, hoa netip.Addr) []byte {
 	opts := mh.AlternateCoA{Addr: careOf}.Append(nil)
 	bu := mh.BindingUpdate{Sequence: 1, Flags: mh.BUFlagA | mh.BUFlagH, Lifetime: mh.LifetimeOf(time.Minute), Options: opts}
 	return mh.AppendPacket(nil, mh.IPv6{Src: src, Dst: haAddr, HAO: hoa}, &bu)
+}
+
+// hangingAttributes is a store whose SetAttributes hangs, as a call to an
+// unreachable etcd does until its timeout, until release is closed; done
+// is closed when the first call has returned.
+type hangingAttributes struct {
+	store.Store
+	once    sync.Once
+	release chan struct{}
+	done    chan struct{}
+}
+
+func (h *hangingAttributes) SetAttributes(ctx context.Context, hoa netip.Addr, expected store.Revision, a store.Attributes) (store.Lease, error) {
+	defer h.once.Do(func() { close(h.done) })
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return store.Lease{}, ctx.Err()
+	}
+	return h.Store.SetAttributes(ctx, hoa, expected, a)
+}
+
+// TestServiceBindingUpdateWhileStoreHangs: recording a node's care-of
+// endpoint in its lease, a store write, does not hold up Binding Updates:
+// while the store does not answer, a node's registration is answered
+// (RFC 6275 §10.3.1 asks for the binding, not the lease's note, before the
+// Binding Acknowledgement), and the care-of endpoint is recorded once the
+// store answers.
+func TestServiceBindingUpdateWhileStoreHangs(t *testing.T) {
+	ctx := testContext(t)
+	cfg := serviceConfig(t, t.TempDir())
+	st, err := boltstore.OpenDir(cfg.Store.DataDir, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := &hangingAttributes{Store: st, release: make(chan struct{}), done: make(chan struct{})}
+	ha := &svcNode{tun: tuntest.New(256), done: make(chan error, 1)}
+	if ha.svc, err = NewService(cfg, ServiceOptions{Device: ha.tun, Store: hang, VPNGrace: time.Hour}); err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	ha.cancel = cancel
+	go func() { ha.done <- ha.svc.Run(runCtx) }()
+	t.Cleanup(func() { ha.stop(t) })
+
+	mn, _, hoa := attachTo(t, ctx, ha, "mn.example")
+	// The lease says the node was elsewhere (IKE_AUTH recorded where it
+	// attached from): the Binding Update brings a new care-of endpoint.
+	l, err := st.Lease(ctx, hoa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetAttributes(ctx, hoa, l.Revision, store.Attributes{CareOf: netip.MustParseAddrPort("[2001:db8:9::1]:4500")}); err != nil {
+		t.Fatal(err)
+	}
+	mn.tun.Outgoing <- bindingUpdate(t, hoa, 1, time.Minute)
+	baCtx, cancelBA := context.WithTimeout(ctx, 2*time.Second) // the store's calls take 5 s to time out
+	defer cancelBA()
+	if ba := awaitBA(t, baCtx, mn); ba.Status != mh.StatusAccepted {
+		t.Fatalf("BA %+v", ba)
+	}
+	close(hang.release)
+	select {
+	case <-hang.done:
+	case <-ctx.Done():
+		t.Fatal("the care-of endpoint was never recorded")
+	}
+	if l, err := st.Lease(ctx, hoa); err != nil || l.CareOf.Addr() != netip.IPv6Loopback() {
+		t.Errorf("lease %+v (%v): want the care-of endpoint recorded", l, err)
+	}
 }
 
 // TestServiceIKEDownEndsBinding: when the IKE SA that registered a binding
