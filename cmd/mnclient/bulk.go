@@ -45,6 +45,15 @@ func bulk(args []string) int {
 	if interval <= 0 {
 		return fail(fmt.Errorf("--progress-interval %v is not positive", interval))
 	}
+	if bc.Count <= 0 {
+		return fail(fmt.Errorf("--count %d: no nodes to simulate", bc.Count))
+	}
+	if bc.Concurrency <= 0 {
+		return fail(fmt.Errorf("--concurrency %d is not positive", bc.Concurrency))
+	}
+	if bc.Rate < 0 {
+		return fail(fmt.Errorf("--rate %v is negative", bc.Rate))
+	}
 	bc.Node = c.cfg
 
 	progress, stopProgress := progressDisplay(os.Stderr, bc.Count, interval)
