@@ -194,13 +194,17 @@ func (d *drainRun) stop(state admin.DrainState, why string) {
 
 // Drain implements admin.Backend: it marks this member draining and starts
 // moving every node away at cluster.drain_rate. Draining a member that is
-// draining returns the progress.
+// draining returns the progress; a home agent that is stopping refuses
+// (admin.ErrUnavailable).
 func (s *Service) Drain(context.Context) (admin.DrainStatus, error) {
 	if s.cluster.others() == 0 {
 		return admin.DrainStatus{}, errNoOther
 	}
 	s.drainMu.Lock()
 	defer s.drainMu.Unlock()
+	if s.bgCtx.Err() != nil { // Run cancels it under drainMu before it waits for s.bg
+		return admin.DrainStatus{}, fmt.Errorf("%w: the home agent is stopping", admin.ErrUnavailable)
+	}
 	if d := s.drain; d != nil && d.snapshot().State == admin.DrainRunning {
 		return d.snapshot(), nil
 	}

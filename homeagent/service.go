@@ -404,7 +404,9 @@ func (s *Service) Run(ctx context.Context) error {
 		"home_link", s.cfg.Home.Interface, "store", s.cfg.Store.Backend, "admin", s.cfg.Admin.Listen)
 	err := s.rt.Run(ctx) // deletes every IKE SA when ctx ends
 	s.log.Info("home agent stopping: ending bindings, withdrawing the home link's entries")
+	s.drainMu.Lock() // a Drain that started background work did so before s.bg.Wait; later ones see bgCtx ended
 	s.bgCancel()
+	s.drainMu.Unlock()
 	stopMobility()
 	<-mobilityDone
 	stopCareOf()

@@ -2,6 +2,7 @@ package homeagent
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"sync"
@@ -310,6 +311,26 @@ func TestServiceBindingUpdateWhileStoreHangs(t *testing.T) {
 	}
 	if l, err := st.Lease(ctx, hoa); err != nil || l.CareOf.Addr() != netip.IPv6Loopback() {
 		t.Errorf("lease %+v (%v): want the care-of endpoint recorded", l, err)
+	}
+}
+
+// TestServiceDrainWhenStopping: a drain asked of a home agent that is
+// stopping (its admin API answers until the end of the shutdown) is
+// refused as unavailable and starts nothing: its moves would run while
+// the runtime, the store and the wait for background work end.
+func TestServiceDrainWhenStopping(t *testing.T) {
+	ha := startService(t, serviceConfig(t, t.TempDir()))
+	ha.stop(t)
+	c := ha.svc.cluster
+	c.mu.Lock()
+	c.members["ha2"] = store.Member{ID: "ha2", Site: "west", Capacity: 10, Healthy: true} // someone to drain to
+	c.mu.Unlock()
+	st, err := ha.svc.Drain(context.Background())
+	if !errors.Is(err, admin.ErrUnavailable) {
+		t.Errorf("Drain while stopping: %+v, %v; want ErrUnavailable", st, err)
+	}
+	if ha.svc.drain != nil {
+		t.Error("a drain was started")
 	}
 }
 
