@@ -314,7 +314,11 @@ func (m *mover) start(ctx context.Context, n servedNode, t target, reason string
 		if l, err = m.markMoving(mv, a); err != nil {
 			break
 		}
+		// Under the lock: the lease watch reads the revision (moving)
+		// as soon as the move is in m.moves.
+		m.mu.Lock()
 		mv.revs[a] = l.Revision
+		m.mu.Unlock()
 	}
 	if err == nil {
 		err = m.tell(ctx, n, mv)

@@ -493,7 +493,9 @@ func (s *Service) leaseChanged(l store.Lease) {
 	}
 	rev, held := s.pool.heldRevision(l.HoA)
 	mrev, moving := s.mover.moving(l.HoA)
-	if !(held && l.Revision > rev) && !(moving && l.Revision > mrev) {
+	// mrev is 0 until the move has recorded what MarkMoving wrote: no
+	// event counts as the move's until then.
+	if !(held && l.Revision > rev) && !(moving && mrev != 0 && l.Revision > mrev) {
 		return
 	}
 	isNew, ours := s.mover.departedLease(l)
