@@ -217,6 +217,9 @@ func (m *mobility) handle(ctx context.Context, p mhPacket) {
 	if res.Send.Message != nil {
 		m.send(res.Send.AppendPacket(nil), "Binding Error")
 	}
+	if res.SwitchRefused {
+		s.mover.refused(pr.assigned.IPv6.Addr())
+	}
 	if res.Drop != mip6.DropNone && res.Drop != mip6.DropDADInProgress {
 		level := s.log.Debug
 		if res.Drop == mip6.DropNotAuthorized || res.Drop == mip6.DropChecksum {

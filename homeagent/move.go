@@ -496,6 +496,39 @@ func (m *mover) cancelLease(mv *move, a netip.Addr) error {
 // lapse calls off a move whose deadline passed: the leases not taken over
 // are bound here again.
 func (m *mover) lapse(mv *move) {
+	m.callOff(mv, telemetry.ResultTimeout, errors.New("deadline passed"),
+		"move lapsed: the node did not reach the new home agent before the deadline; it stays here")
+}
+
+// refused calls off at once the move of a whose node answered the Home
+// Agent Switch with a Binding Error (status 2: it does not know the
+// message, RFC 5142 §5.3) rather than wait for the deadline, so that an
+// operator's move or a drain learns it failed. The binding here is not
+// extended (RFC 5142 §5.3): the node registers anew once it has expired.
+// A move whose deadline timer is not set yet, or has fired, is left to
+// lapse.
+func (m *mover) refused(a netip.Addr) {
+	m.mu.Lock()
+	mv := m.moves[a]
+	stopped := mv != nil && mv.method == admin.MethodHomeAgentSwitch && mv.timer != nil && mv.timer.Stop()
+	m.mu.Unlock()
+	if !stopped {
+		return
+	}
+	// In the background, as the stopped timer would have (its count in
+	// m.timers passes on): the store calls must not hold up the caller,
+	// the mobility goroutine.
+	go func() {
+		defer m.timers.Done()
+		m.callOff(mv, telemetry.ResultError, errors.New("the node refused the Home Agent Switch (Binding Error status 2)"),
+			"move called off: the node refused the Home Agent Switch; it stays here")
+	}()
+}
+
+// callOff ends a move that did not complete: the leases not taken over are
+// bound here again, and the move ends with result (logging msg) unless the
+// target took every lease meanwhile.
+func (m *mover) callOff(mv *move, result string, cause error, msg string) {
 	m.mu.Lock()
 	var pending []netip.Addr
 	for a := range mv.pending {
@@ -531,9 +564,8 @@ func (m *mover) lapse(mv *move) {
 	}
 	m.mu.Unlock()
 	if still {
-		m.s.log.Warn("move lapsed: the node did not reach the new home agent before the deadline; it stays here",
-			"identity", mv.identity, "hoa", mv.hoas[0].String(), "to", mv.to.member, "method", mv.method)
-		m.end(mv, telemetry.ResultTimeout, errors.New("deadline passed"))
+		m.s.log.Warn(msg, "identity", mv.identity, "hoa", mv.hoas[0].String(), "to", mv.to.member, "method", mv.method)
+		m.end(mv, result, cause)
 	}
 }
 

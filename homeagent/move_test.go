@@ -457,6 +457,50 @@ func TestMoveLapses(t *testing.T) {
 	mn.inbox.awaitData(t, ctx, innerAddr)
 }
 
+// TestMoveRefusedByBindingError: a node that does not know the Home Agent
+// Switch answers it with a Binding Error, status 2 (RFC 5142 §5.3): the
+// move is called off at once, long before its deadline, with the lease
+// bound here again and the move recorded as failed; traffic still flows
+// through ha1.
+func TestMoveRefusedByBindingError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	lab := newClusterLab(t)
+	hist := watchHistory(t, lab)
+	ha1, _ := twoMembers(t, ctx, lab, func(c *config.Config) {
+		c.Cluster.Sites = eastSites
+		c.MIP6.GracePeriod = time.Minute
+	})
+	mn := mobileNode(t, "mn1.example", "127.0.0.54", Options{RedirectExtensions: true})
+	_, hoa := attachBound(t, ctx, mn, ha1, coaWest)
+	from := mn.inbox.len()
+	mv, err := ha1.svc.Move(ctx, admin.MoveRequest{Identity: "mn1.example", To: "ha2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mn.awaitSwitch(t, ctx, from)
+	moving := hist.await(t, ctx, hoa, func(l store.Lease) bool { return l.State == store.StateMoving })
+	be := mh.BindingError{Status: mh.BEUnrecognizedType, HoA: netip.IPv6Unspecified()}
+	mn.tun.Outgoing <- mh.AppendPacket(nil, mh.IPv6{Src: hoa, Dst: ha1.addr6}, be)
+	back := hist.await(t, ctx, hoa, func(l store.Lease) bool { return l.Revision > moving.Revision })
+	if back.State != store.StateBound || back.Owner != "ha1" || back.MovingTo != "" {
+		t.Errorf("after the Binding Error: %v, want bound at ha1", back)
+	}
+	if left := mv.Deadline.Sub(back.UpdatedAt); left < 30*time.Second {
+		t.Errorf("move called off %v before its deadline, want at once", left)
+	}
+	for ha1.metric(t, "mip6ha_handover_duration_seconds_count", `result="error"`) != 1 {
+		select { // the mover records the failure just after the store shows it
+		case <-ctx.Done():
+			t.Fatal("refused move not recorded as failed")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// The node is still served here.
+	ha1.tun.Outgoing <- udpPacket(innerAddr, hoa, "still through ha1")
+	mn.inbox.awaitData(t, ctx, innerAddr)
+}
+
 // TestMoveRefusals: moves that cannot be made are refused with the admin
 // API's sentinels, and nothing changes.
 func TestMoveRefusals(t *testing.T) {
