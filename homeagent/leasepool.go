@@ -237,6 +237,10 @@ func (p *LeasePool) Assign(ctx context.Context, req ike.AddressRequest) (ike.Ass
 	return a, nil
 }
 
+// conflictAttempts bounds how often acquire reads a lease held elsewhere
+// again after its Transfer or Takeover lost a compare-and-swap.
+const conflictAttempts = 3
+
 // acquire takes the lease of identity in pool: the store's Acquire, then,
 // for a lease another member holds, a Transfer when the lease is moving
 // here (a make-before-break move, docs/cluster.md) or a Takeover when its
@@ -253,9 +257,12 @@ func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Poo
 	if pool.Contains(suggested) {
 		req.Suggested = suggested
 	}
-	l, err = p.cfg.Store.Acquire(ctx, req)
-	var le *store.LeaseError
-	if errors.Is(err, store.ErrOwnedElsewhere) && errors.As(err, &le) {
+	for attempt := 1; ; attempt++ {
+		l, err = p.cfg.Store.Acquire(ctx, req)
+		var le *store.LeaseError
+		if !errors.Is(err, store.ErrOwnedElsewhere) || !errors.As(err, &le) {
+			break
+		}
 		cur := le.Lease
 		moving := cur.State == store.StateMoving && cur.MovingTo == p.cfg.Owner
 		if moving {
@@ -271,9 +278,16 @@ func (p *LeasePool) acquire(ctx context.Context, identity string, pool store.Poo
 					"from", cur.Owner, "revision", int64(l.Revision))
 			}
 		}
+		if errors.Is(err, store.ErrConflict) && attempt < conflictAttempts {
+			// The record changed between the read and the compare-and-swap
+			// (e.g. its owner noted the node's care-of address): read it
+			// again and decide anew.
+			continue
+		}
 		if err == nil && p.cfg.Arrived != nil {
 			p.cfg.Arrived(ctx, cur, l)
 		}
+		break
 	}
 	if err != nil {
 		return store.Lease{}, err

@@ -180,3 +180,72 @@ func TestLeasePoolTakesOverLapsedMoveOfGoneMember(t *testing.T) {
 		t.Errorf("arrivals reported: %v", got.prev)
 	}
 }
+
+// bumpingStore changes a lease's attributes (as the old member's note of a
+// node's care-of address does) just before the first Transfer of it, so
+// that the Transfer's compare-and-swap finds a newer revision than the one
+// the pool read.
+type bumpingStore struct {
+	store.Leases
+	bumped bool
+}
+
+func (s *bumpingStore) Transfer(ctx context.Context, hoa netip.Addr, expected store.Revision, to string) (store.Lease, error) {
+	if !s.bumped {
+		s.bumped = true
+		cur, err := s.Leases.Lease(ctx, hoa)
+		if err != nil {
+			return store.Lease{}, err
+		}
+		a := cur.Attributes
+		a.CareOf = netip.MustParseAddrPort("[2001:db8:4::100]:4500")
+		if _, err := s.Leases.SetAttributes(ctx, hoa, cur.Revision, a); err != nil {
+			return store.Lease{}, err
+		}
+	}
+	return s.Leases.Transfer(ctx, hoa, expected, to)
+}
+
+// TestLeasePoolTransferAfterConcurrentChange: the lease moving here
+// changed between the pool's read and its Transfer (a revision conflict,
+// not a refusal): the pool reads it again and transfers it, rather than
+// answering the node INTERNAL_ADDRESS_FAILURE.
+func TestLeasePoolTransferAfterConcurrentChange(t *testing.T) {
+	ctx := testContext(t)
+	st, err := boltstore.OpenDir(t.TempDir(), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bump := &bumpingStore{Leases: st}
+	ha1, err := NewLeasePool(LeasePoolConfig{Store: st, Owner: "ha1", Prefix: homePrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha2, err := NewLeasePool(LeasePoolConfig{Store: bump, Owner: "ha2", Prefix: homePrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mn := ike.FQDN("mn.example")
+	a, err := ha1.Assign(ctx, ike.AddressRequest{Peer: mn, IPv6: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.Lease(ctx, a.IPv6.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MarkMoving(ctx, l.HoA, l.Revision, store.Move{From: "ha1", To: "ha2", Deadline: time.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ha2.Assign(ctx, ike.AddressRequest{Peer: mn, IPv6: true, SuggestedIPv6: a.IPv6})
+	if err != nil || got.IPv6 != a.IPv6 {
+		t.Fatalf("assignment at the target: %v, %v; want %v", got.IPv6, err, a.IPv6)
+	}
+	if !bump.bumped {
+		t.Fatal("the lease was not changed before the transfer")
+	}
+	if l, _ := st.Lease(ctx, a.IPv6.Addr()); l.Owner != "ha2" || l.State != store.StateBound {
+		t.Errorf("lease after the transfer: %v", l)
+	}
+}
