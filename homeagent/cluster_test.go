@@ -212,6 +212,20 @@ func (m *member) metric(t *testing.T, name string, labels ...string) float64 {
 	return -1
 }
 
+// awaitMetric waits until the sample of m named name with labels is want
+// (a metric recorded just after the store shows what the test awaited:
+// polled, as no event tells when).
+func (m *member) awaitMetric(t *testing.T, ctx context.Context, want float64, name string, labels ...string) {
+	t.Helper()
+	for m.metric(t, name, labels...) != want {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %s %v never reached %v (now %v)", m.id, name, labels, want, m.metric(t, name, labels...))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // awaitMembers waits until m's view holds exactly the members ids.
 func (m *member) awaitMembers(t *testing.T, ctx context.Context, ids ...string) {
 	t.Helper()
