@@ -1,7 +1,9 @@
 package mnclient
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -62,6 +64,8 @@ type fakeHAConfig struct {
 	standardPorts bool
 	// pool assigns the home addresses (default: a testPool of its own).
 	pool homeagent.AddressPool
+	// logger receives the runtime's log lines (default: none).
+	logger *slog.Logger
 }
 
 func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
@@ -105,6 +109,7 @@ func startFakeHA(t testing.TB, cfg fakeHAConfig) *fakeHA {
 			Addresses: cfg.pool,
 			PSKs:      []homeagent.PSK{{Identity: "*", Secret: []byte(testPSK)}},
 			Observer:  h.observe,
+			Logger:    cfg.logger,
 		})
 		return err
 	})
@@ -222,6 +227,37 @@ func (h *fakeHA) clientConfig(id string, events *eventLog) Config {
 		Events:     events.addFunc(),
 	}
 }
+
+// failureLog returns a logger whose lines the test prints only if it
+// fails. Lines written after the test's cleanups have run are discarded.
+func failureLog(t testing.TB) *slog.Logger {
+	var (
+		mu   sync.Mutex
+		buf  bytes.Buffer
+		done bool
+	)
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			buf.Write(p)
+		}
+		return len(p), nil
+	})
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		done = true
+		if t.Failed() && buf.Len() > 0 {
+			t.Logf("log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // eventLog collects a client's events for a test to await.
 type eventLog struct {
