@@ -40,11 +40,32 @@ type peerTable struct {
 	mu    sync.Mutex
 	byID  map[SAID]*peer
 	byIn  map[uint32]SAID // inbound CHILD_SA SPI -> IKE SA
-	count int             // established IKE SAs
+	byHoA map[netip.Addr][]SAID
+	count int // established IKE SAs
 }
 
 func newPeerTable() *peerTable {
-	return &peerTable{byID: map[SAID]*peer{}, byIn: map[uint32]SAID{}}
+	return &peerTable{byID: map[SAID]*peer{}, byIn: map[uint32]SAID{}, byHoA: map[netip.Addr][]SAID{}}
+}
+
+// index adds p under each of its home addresses, unindex removes it: the
+// table answers holding without a walk over every peer (it is asked on
+// every IKE SA that ends, on a shard's goroutine).
+func (t *peerTable) index(p *peer) {
+	for _, a := range p.homeAddresses() {
+		t.byHoA[a] = append(t.byHoA[a], p.id)
+	}
+}
+
+func (t *peerTable) unindex(p *peer) {
+	for _, a := range p.homeAddresses() {
+		ids := slices.DeleteFunc(t.byHoA[a], func(id SAID) bool { return id == p.id })
+		if len(ids) == 0 {
+			delete(t.byHoA, a)
+		} else {
+			t.byHoA[a] = ids
+		}
+	}
 }
 
 // apply records an event of the runtime. It reports the peer's state after
@@ -71,8 +92,10 @@ func (t *peerTable) apply(e Event) (p peer, gone bool) {
 		cur.spis = x.New
 	case ike.AddressAssigned:
 		if !x.ToUs {
+			t.unindex(cur)
 			cur.assigned = x.Assignment
 			cur.identity = x.Peer
+			t.index(cur)
 		}
 	case ike.PeerMoved:
 		cur.path = x.New
@@ -92,6 +115,7 @@ func (t *peerTable) apply(e Event) (p peer, gone bool) {
 		if cur.up {
 			t.count--
 		}
+		t.unindex(cur)
 		delete(t.byID, e.SA)
 		p := *cur
 		p.children = slices.Clone(cur.children)
@@ -159,15 +183,24 @@ func (t *peerTable) served() int {
 }
 
 // holding returns the established peers that hold the home address a,
-// oldest first.
+// oldest first (in SA order among those set up at the same time).
 func (t *peerTable) holding(a netip.Addr) []peer {
+	t.mu.Lock()
 	var out []peer
-	for _, p := range t.list() {
-		if slices.Contains(p.homeAddresses(), a) {
-			out = append(out, p)
+	for _, id := range t.byHoA[a] {
+		if p := t.byID[id]; p != nil && p.up {
+			c := *p
+			c.children = slices.Clone(p.children)
+			out = append(out, c)
 		}
 	}
-	slices.SortStableFunc(out, func(x, y peer) int { return x.since.Compare(y.since) })
+	t.mu.Unlock()
+	slices.SortFunc(out, func(x, y peer) int {
+		if c := x.since.Compare(y.since); c != 0 {
+			return c
+		}
+		return cmpUint(uint64(x.id), uint64(y.id))
+	})
 	return out
 }
 
