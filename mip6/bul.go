@@ -523,6 +523,13 @@ func (l *BindingUpdateList) receiveBA(now time.Time, e *bulEntry, ba mh.BindingA
 		return false
 	}
 	if ba.Status == mh.StatusSequenceOutOfWindow {
+		// It carries the last number the home agent accepted. If every
+		// Binding Update of this attempt is greater than that, none of
+		// them drew it: it answers an older one, delayed, and adopting it
+		// would set our number back.
+		if SequenceGreater(e.firstSeq, ba.Sequence) && SequenceGreater(e.seq, ba.Sequence) {
+			return false // counted as ignored
+		}
 		// Adopt the home agent's number and try again at once.
 		e.seq = ba.Sequence
 		e.sends = 0

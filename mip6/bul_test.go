@@ -224,6 +224,41 @@ func TestMobileNodeSequenceResync(t *testing.T) {
 	}
 }
 
+// TestMobileNodeStaleSequenceOutOfWindow: a status 135 that carries a
+// number before the outstanding attempt's first one answers an older
+// Binding Update (it was delayed); the node keeps its number instead of
+// setting it back for a round trip, and counts the message as ignored.
+func TestMobileNodeStaleSequenceOutOfWindow(t *testing.T) {
+	l := NewBindingUpdateList(MobileNodeConfig{})
+	l.Register(t0, reg(400*time.Second))
+	first := l.Ready().Send[0].Message.(mh.BindingUpdate)
+	ack := func(at time.Duration, ba mh.BindingAck) []uint16 {
+		l.Receive(t0.Add(at), mh.AppendPacket(nil, mh.IPv6{Src: haAddr, Dst: hoa1}, ba))
+		var seqs []uint16
+		for _, o := range l.Ready().Send {
+			seqs = append(seqs, o.Message.(mh.BindingUpdate).Sequence)
+		}
+		return seqs
+	}
+	// The home agent last accepted 1000: the node adopts it.
+	if seqs := ack(100*time.Millisecond, mh.BindingAck{Status: mh.StatusSequenceOutOfWindow, Sequence: 1000}); !slices.Equal(seqs, []uint16{1001}) {
+		t.Fatalf("after the first 135: sent %v, want [1001]", seqs)
+	}
+	// A 135 naming 900 cannot answer BU 1001: ignored, nothing sent.
+	ignored := l.Stats().Ignored
+	if seqs := ack(200*time.Millisecond, mh.BindingAck{Status: mh.StatusSequenceOutOfWindow, Sequence: 900}); len(seqs) != 0 {
+		t.Errorf("a stale 135 made the node send %v", seqs)
+	}
+	if l.Stats().Ignored != ignored+1 {
+		t.Errorf("ignored %d, want %d", l.Stats().Ignored, ignored+1)
+	}
+	// 1001 is accepted.
+	ack(300*time.Millisecond, mh.BindingAck{Sequence: 1001, Lifetime: 100})
+	if e, ok := l.Entry(hoa1, haAddr); !ok || e.Outstanding || e.Sequence != 1001 {
+		t.Errorf("entry %+v after the BA for 1001 (first BU %d)", e, first.Sequence)
+	}
+}
+
 // TestMobileNodeUpdateRate: at most MAX_UPDATE_RATE Binding Updates per
 // second go to one home agent; the rest wait (RFC 6275 §11.8).
 func TestMobileNodeUpdateRate(t *testing.T) {
