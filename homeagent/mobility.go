@@ -217,6 +217,9 @@ func (m *mobility) handle(ctx context.Context, p mhPacket) {
 	if res.Send.Message != nil {
 		m.send(res.Send.AppendPacket(nil), "Binding Error")
 	}
+	if res.ICMP != nil {
+		m.send(res.ICMP, "ICMPv6 Parameter Problem")
+	}
 	if res.SwitchRefused {
 		s.mover.refused(pr.assigned.IPv6.Addr())
 	}
@@ -415,8 +418,9 @@ func (m *mobility) tick(ctx context.Context, now time.Time) {
 	}
 }
 
-// send sends a Mobility Header packet down the CHILD_SA of its
-// destination, the mobile node's home address.
+// send sends a packet of ours (a Mobility Header message, or an ICMPv6
+// error about one) down the CHILD_SA of its destination, the mobile node's
+// home address.
 func (m *mobility) send(pkt []byte, what string) {
 	if len(pkt) == 0 {
 		return

@@ -1,7 +1,9 @@
 package homeagent
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"path/filepath"
@@ -229,6 +231,71 @@ func TestServiceDropsForeignAndCorruptBU(t *testing.T) {
 	}
 	if n := ha.svc.ha.Len(); n != 1 {
 		t.Errorf("binding cache holds %d entries, want 1", n)
+	}
+}
+
+// TestServiceAnswersBadMobilityHeaders: a Mobility Header with a wrong
+// Payload Proto or a Header Len too short for its type is dropped and
+// answered down the node's CHILD_SA with an ICMPv6 Parameter Problem, code
+// 0, pointing at the field, from the address it was sent to (RFC 6275
+// §9.2); an unknown MH Type gets a Binding Error with status 2 (§9.3.3).
+// Each is counted.
+func TestServiceAnswersBadMobilityHeaders(t *testing.T) {
+	ctx := testContext(t)
+	ha := startService(t, serviceConfig(t, t.TempDir()))
+	mn, _, hoa := attachTo(t, ctx, ha, "mn.example")
+	next := func() []byte {
+		t.Helper()
+		select {
+		case pkt := <-mn.tun.Incoming:
+			return pkt
+		case <-ctx.Done():
+			t.Fatal("no answer")
+			return nil
+		}
+	}
+	fix := func(p []byte) []byte {
+		mh.SetChecksum(p[40:], hoa, haAddr)
+		return p
+	}
+
+	badProto := bindingUpdate(t, hoa, 1, time.Minute)
+	badProto[40] = 6 // Payload Proto: TCP
+	shortLen := mh.AppendPacket(nil, mh.IPv6{Src: hoa, Dst: haAddr}, mh.BindingRefreshRequest{})
+	shortLen[42] = byte(mh.TypeBindingUpdate) // 8 octets cannot hold a Binding Update
+	for _, c := range []struct {
+		name    string
+		pkt     []byte
+		pointer uint32
+	}{{"Payload Proto", fix(badProto), 40}, {"Header Len", fix(shortLen), 41}} {
+		mn.tun.Outgoing <- c.pkt
+		pp := next()
+		if len(pp) < 48 || pp[6] != mh.ProtoICMPv6 || pp[40] != mh.ICMPv6TypeParameterProblem || pp[41] != 0 ||
+			binary.BigEndian.Uint32(pp[44:48]) != c.pointer || !bytes.Equal(pp[48:], c.pkt) {
+			t.Errorf("%s: answer % x, want a Parameter Problem with pointer %d and the packet", c.name, pp, c.pointer)
+			continue
+		}
+		if src, dst := netip.AddrFrom16([16]byte(pp[8:24])), netip.AddrFrom16([16]byte(pp[24:40])); src != haAddr || dst != hoa {
+			t.Errorf("%s: Parameter Problem from %v to %v, want from %v to %v", c.name, src, dst, haAddr, hoa)
+		}
+	}
+
+	unknown := mh.AppendPacket(nil, mh.IPv6{Src: hoa, Dst: haAddr}, mh.BindingRefreshRequest{})
+	unknown[42] = 99
+	mn.tun.Outgoing <- fix(unknown)
+	_, h, err := mh.ParsePacket(next())
+	if err != nil || h.Type() != mh.TypeBindingError {
+		t.Fatalf("answer to MH Type 99: %v %v", h, err)
+	}
+	if be, err := mh.ParseBindingError(h); err != nil || be.Status != mh.BEUnrecognizedType {
+		t.Errorf("Binding Error %+v (%v), want status 2", be, err)
+	}
+	drops := ha.svc.counters().Drops
+	if drops["mip6-parameter-problem"] != 2 || drops["mip6-unknown-type"] != 1 {
+		t.Errorf("drop counters %v: want two parameter-problem and one unknown-type", drops)
+	}
+	if n := ha.svc.ha.Len(); n != 0 {
+		t.Errorf("binding cache holds %d entries, want none", n)
 	}
 }
 

@@ -108,7 +108,8 @@ type HomeAgentConfig struct {
 	// nodes already told are not counted: they create no registrations.
 	HASRate float64
 	// BindingErrorRate is the number of Binding Errors sent per second
-	// (default DefaultBindingErrorRate).
+	// (default DefaultBindingErrorRate); a home agent's ICMPv6 Parameter
+	// Problems for bad Mobility Headers count against the same rate.
 	BindingErrorRate float64
 	// NATKeepalive is the refresh time suggested in the NAT Detection
 	// option when a NAT is detected (default NATKeepaliveTimeout).

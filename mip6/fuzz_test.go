@@ -1,6 +1,7 @@
 package mip6
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -185,6 +186,10 @@ func FuzzHomeAgentReceive(f *testing.F) {
 	f.Add(mh.AppendPacket(nil, mh.IPv6{Src: coa1, Dst: haAddr, HAO: hoa1}, tunnelBU(1, flagsAH, 100, coa1)))
 	f.Add(mh.AppendPacket(nil, fromHoA(hoa1), mh.BindingError{Status: 2, HoA: netip.IPv6Unspecified()}))
 	f.Add(mh.AppendPacket(nil, fromHoA(hoa1), mh.HomeAgentSwitch{Addresses: []netip.Addr{altHA}}))
+	badProto := mh.AppendPacket(nil, fromHoA(hoa1), tunnelBU(1, flagsAH, 100, coa1))
+	badProto[40] = 6 // Payload Proto: answered with a Parameter Problem
+	mh.SetChecksum(badProto[40:], hoa1, haAddr)
+	f.Add(badProto)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		ha := newHomeAgent(t, nil)
 		for _, ctx := range []Context{tunnelCtx(hoa1), {AuthorizedHoA: hoa1}} {
@@ -197,6 +202,13 @@ func FuzzHomeAgentReceive(f *testing.F) {
 			checkDecision(t, res.Decision)
 			if res.ParamProblem >= len(pkt) {
 				t.Fatalf("pointer %d beyond the packet", res.ParamProblem)
+			}
+			if pp := res.ICMP; pp != nil {
+				if res.ParamProblem < 0 || len(pp) > 1280 || len(pp) < 48 || pp[6] != mh.ProtoICMPv6 ||
+					int(binary.BigEndian.Uint16(pp[4:6])) != len(pp)-40 || binary.BigEndian.Uint32(pp[44:48]) != uint32(res.ParamProblem) ||
+					!bytes.Equal(pp[24:40], pkt[8:24]) {
+					t.Fatalf("Parameter Problem %x for pointer %d", pp, res.ParamProblem)
+				}
 			}
 		}
 	})

@@ -24,6 +24,7 @@ type HomeAgent struct {
 	beMu     sync.Mutex
 	be       tokenBucket
 	beSent   atomic.Uint64
+	ppSent   atomic.Uint64
 	received [256]atomic.Uint64
 }
 
@@ -48,10 +49,14 @@ type Result struct {
 	// Send is a message to send back, a Binding Error, when Send.Message
 	// is not nil.
 	Send Outgoing
-	// ParamProblem, when not negative, is the Pointer of an ICMPv6
-	// Parameter Problem, code 0, the caller SHOULD send to the packet's
-	// source (RFC 6275 §9.2): a bad Payload Proto or Header Len.
+	// ParamProblem, when not negative, is the offset of the erroneous
+	// field (RFC 6275 §9.2: a bad Payload Proto or Header Len), and
+	// ICMP, unless the source was not unicast or the rate limit of answers
+	// to bad messages (shared with Binding Errors) held it back, is the
+	// ICMPv6 Parameter Problem, code 0, with that Pointer, to send to the
+	// packet's source: a whole IPv6 packet.
 	ParamProblem int
+	ICMP         []byte
 	// SwitchRefused says the packet was a Binding Error with status 2 from
 	// a mobile node that was sent a Home Agent Switch: retransmissions
 	// stopped.
@@ -77,6 +82,7 @@ func (ha *HomeAgent) Receive(now time.Time, ctx Context, pkt []byte) Result {
 			res.Send = ha.bindingError(now, ip, mh.BEUnrecognizedType)
 		case errors.As(err, &pe) && (pe.Err == mh.ErrPayloadProto || pe.Err == mh.ErrHeaderLen):
 			res.Drop, res.ParamProblem = DropParameterProblem, pe.Offset
+			res.ICMP = ha.parameterProblem(now, ip, pe.Offset, pkt)
 		default:
 			res.Drop = DropMalformed
 		}
@@ -138,6 +144,25 @@ func (ha *HomeAgent) bindingError(now time.Time, ip mh.IPv6, st mh.BEStatus) Out
 	}
 }
 
+// parameterProblem builds the ICMPv6 Parameter Problem, code 0, that RFC
+// 6275 §9.2 asks for, "directly to the Source Address of the packet"
+// (no binding cache information used): from the packet's destination to
+// its source, if both are unicast (RFC 4443 §2.4(e)) and the rate limit
+// allows (§2.4(f)).
+func (ha *HomeAgent) parameterProblem(now time.Time, ip mh.IPv6, pointer int, pkt []byte) []byte {
+	if !unicast(ip.Src) || !unicast(ip.Dst) || pointer < 0 {
+		return nil
+	}
+	ha.beMu.Lock()
+	ok := ha.be.allow(now)
+	ha.beMu.Unlock()
+	if !ok {
+		return nil
+	}
+	ha.ppSent.Add(1)
+	return mh.AppendParameterProblem(nil, ip.Dst, ip.Src, mh.ParamProblemErroneousField, uint32(pointer), pkt)
+}
+
 // IPv6 Next Header values that may follow a Home Address option without a
 // binding (RFC 6275 §9.3.1).
 const (
@@ -172,11 +197,13 @@ type HomeAgentStats struct {
 	Stats
 	Received          [256]uint64 // well-formed messages received, by MH Type
 	BindingErrorsSent uint64
+	// ParameterProblemsSent counts the ICMPv6 Parameter Problems built.
+	ParameterProblemsSent uint64
 }
 
 // Stats returns the counters.
 func (ha *HomeAgent) Stats() HomeAgentStats {
-	st := HomeAgentStats{Stats: ha.BindingCache.Stats(), BindingErrorsSent: ha.beSent.Load()}
+	st := HomeAgentStats{Stats: ha.BindingCache.Stats(), BindingErrorsSent: ha.beSent.Load(), ParameterProblemsSent: ha.ppSent.Load()}
 	for i := range st.Received {
 		st.Received[i] = ha.received[i].Load()
 	}

@@ -2,6 +2,7 @@ package mip6
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -108,14 +109,38 @@ func TestHomeAgentReceiveRules(t *testing.T) {
 	p = good()
 	p[40] = 6 // Payload Proto
 	mh.SetChecksum(p[40:], hoa1, haAddr)
-	if res := ha.Receive(t0, ctx, p); res.Drop != DropParameterProblem || res.ParamProblem != 40 {
+	res = ha.Receive(t0.Add(10*time.Second), ctx, p)
+	if res.Drop != DropParameterProblem || res.ParamProblem != 40 {
 		t.Errorf("Payload Proto: %+v", res)
+	}
+	// RFC 6275 §9.2: an ICMPv6 Parameter Problem, code 0, pointing at the
+	// Payload Proto field, to the packet's source, from its destination.
+	if pp := res.ICMP; len(pp) != 40+8+len(p) || pp[6] != mh.ProtoICMPv6 || pp[40] != mh.ICMPv6TypeParameterProblem || pp[41] != 0 ||
+		binary.BigEndian.Uint32(pp[44:48]) != 40 || !bytes.Equal(pp[48:], p) ||
+		netip.AddrFrom16([16]byte(pp[8:24])) != haAddr || netip.AddrFrom16([16]byte(pp[24:40])) != hoa1 {
+		t.Errorf("Parameter Problem for the Payload Proto: %x", pp)
 	}
 	p = mh.AppendPacket(nil, fromHoA(hoa1), mh.BindingRefreshRequest{}) // 8 octets
 	p[42] = byte(mh.TypeBindingUpdate)
 	mh.SetChecksum(p[40:], hoa1, haAddr)
-	if res := ha.Receive(t0, ctx, p); res.Drop != DropParameterProblem || res.ParamProblem != 41 {
+	res = ha.Receive(t0.Add(10*time.Second), ctx, p)
+	if res.Drop != DropParameterProblem || res.ParamProblem != 41 || len(res.ICMP) < 48 || binary.BigEndian.Uint32(res.ICMP[44:48]) != 41 {
 		t.Errorf("Header Len: %+v", res)
+	}
+	// The rate (2/s) is shared with Binding Errors: no third answer in the
+	// same instant, of either kind; the packets are still dropped.
+	res = ha.Receive(t0.Add(10*time.Second), ctx, p)
+	if res.Drop != DropParameterProblem || res.ICMP != nil {
+		t.Errorf("third Parameter Problem in an instant: %+v", res)
+	}
+	if res := ha.Receive(t0.Add(10*time.Second), ctx, withType(fromHoA(hoa1), 99)); res.Send.Message != nil {
+		t.Errorf("Binding Error after two Parameter Problems in the same instant: %+v", res)
+	}
+	multicastSrc := mh.AppendPacket(nil, mh.IPv6{Src: netip.MustParseAddr("ff02::1"), Dst: haAddr}, mh.BindingRefreshRequest{})
+	multicastSrc[42] = byte(mh.TypeBindingUpdate)
+	mh.SetChecksum(multicastSrc[40:], netip.MustParseAddr("ff02::1"), haAddr)
+	if res := ha.Receive(t0.Add(20*time.Second), ctx, multicastSrc); res.Drop != DropParameterProblem || res.ICMP != nil {
+		t.Errorf("Parameter Problem to a multicast source: %+v", res)
 	}
 	p = mh.AppendPacket(nil, fromHoA(hoa1), mh.BindingRefreshRequest{})
 	if res := ha.Receive(t0, ctx, p); res.Drop != DropNotForHomeAgent || res.Type != mh.TypeBindingRefreshRequest {
@@ -125,8 +150,8 @@ func TestHomeAgentReceiveRules(t *testing.T) {
 		t.Errorf("truncated: %+v", res)
 	}
 	st := ha.Stats()
-	if st.BindingErrorsSent != 3 || st.Drops[DropUnknownType] != 5 || st.Drops[DropChecksum] != 1 || st.Drops[DropParameterProblem] != 2 {
-		t.Errorf("stats: BE %d drops %v", st.BindingErrorsSent, st.Drops)
+	if st.BindingErrorsSent != 3 || st.ParameterProblemsSent != 2 || st.Drops[DropUnknownType] != 6 || st.Drops[DropChecksum] != 1 || st.Drops[DropParameterProblem] != 4 {
+		t.Errorf("stats: BE %d, Parameter Problems %d, drops %v", st.BindingErrorsSent, st.ParameterProblemsSent, st.Drops)
 	}
 }
 

@@ -46,11 +46,17 @@ func VerifyChecksum(m []byte, src, dst netip.Addr) bool {
 }
 
 func pseudoHeaderSum(src, dst netip.Addr, length int) uint64 {
+	return upperLayerPseudoHeaderSum(src, dst, length, ProtoMH)
+}
+
+// upperLayerPseudoHeaderSum sums the IPv6 pseudo-header of RFC 8200 §8.1:
+// source, destination, upper-layer packet length, next header.
+func upperLayerPseudoHeaderSum(src, dst netip.Addr, length int, nextHeader uint8) uint64 {
 	s, d := src.As16(), dst.As16()
 	acc := sumBytes(0, s[:])
 	acc = sumBytes(acc, d[:])
 	acc = add64(acc, uint64(uint32(length)))
-	return add64(acc, ProtoMH)
+	return add64(acc, uint64(nextHeader))
 }
 
 func add64(acc, v uint64) uint64 {

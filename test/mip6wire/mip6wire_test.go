@@ -390,3 +390,65 @@ func TestMIP6TsharkDecodesOurMessages(t *testing.T) {
 		t.Logf("capture kept for inspection: %s", path)
 	}
 }
+
+// TestMIP6TsharkDecodesParameterProblem: the ICMPv6 Parameter Problem a
+// home agent answers a bad Payload Proto or Header Len with (RFC 6275
+// §9.2) decodes in tshark as type 4, code 0, the pointer we set, a good
+// checksum, from the home agent to the packet's source, with the invoking
+// packet inside.
+func TestMIP6TsharkDecodesParameterProblem(t *testing.T) {
+	tshark.Require(t)
+	ha, err := mip6.NewHomeAgent(mip6.HomeAgentConfig{
+		HomePrefixes: []mip6.HomePrefix{{Prefix: netip.MustParsePrefix("2001:db8:1::/64")}},
+		SkipDAD:      true,
+	}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := mh.IPv6{Src: hoa1, Dst: haAddr}
+	badProto := mh.AppendPacket(nil, ip, &mh.BindingUpdate{Sequence: 1, Flags: mh.BUFlagA | mh.BUFlagH, Lifetime: 10})
+	badProto[40] = 6
+	mh.SetChecksum(badProto[40:], hoa1, haAddr)
+	shortLen := mh.AppendPacket(nil, ip, mh.BindingRefreshRequest{})
+	shortLen[42] = byte(mh.TypeBindingUpdate)
+	mh.SetChecksum(shortLen[40:], hoa1, haAddr)
+	ctx := mip6.Context{Identity: nai1, AuthorizedHoA: hoa1, InTunnel: true}
+	var wires [][]byte
+	pointers := []string{}
+	for _, p := range [][]byte{badProto, shortLen} {
+		res := ha.Receive(t0, ctx, p)
+		if res.ICMP == nil {
+			t.Fatalf("no Parameter Problem: %+v", res)
+		}
+		wires = append(wires, res.ICMP)
+		pointers = append(pointers, strconv.Itoa(res.ParamProblem))
+	}
+	path := filepath.Join(t.TempDir(), "pp.pcap")
+	if err := tshark.WriteFile(path, tshark.LinkTypeRaw, wires...); err != nil {
+		t.Fatal(err)
+	}
+	fields := []string{"ipv6.src", "ipv6.dst", "icmpv6.type", "icmpv6.code", "icmpv6.pointer", "icmpv6.checksum.status"}
+	got, err := tshark.Fields(context.Background(), path, fields, tshark.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(wires) {
+		t.Fatalf("tshark decoded %d packets, we wrote %d", len(got), len(wires))
+	}
+	for i, p := range got {
+		want := map[string][]string{
+			// The outer header, then the invoking packet's.
+			"ipv6.src": {haAddr.String(), hoa1.String()}, "ipv6.dst": {hoa1.String(), haAddr.String()},
+			"icmpv6.type": {"4"}, "icmpv6.code": {"0"}, "icmpv6.pointer": {pointers[i]},
+			"icmpv6.checksum.status": {"1"},
+		}
+		for f, w := range want {
+			if g := p.Values(f); !slices.Equal(g, w) {
+				t.Errorf("packet %d: %s = %q, want %q", i+1, f, g, w)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("capture kept for inspection: %s", path)
+	}
+}
