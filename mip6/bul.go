@@ -558,6 +558,15 @@ func (l *BindingUpdateList) receiveBA(now time.Time, e *bulEntry, ba mh.BindingA
 				e.refresh = t
 			}
 		}
+		// Counted from the first Binding Update, a short lifetime (or 0)
+		// may have run out before the acknowledgement came: the binding
+		// then expires, and is refreshed, now rather than in the past.
+		if e.expires.Before(now) {
+			e.expires = now
+		}
+		if e.refresh.Before(now) {
+			e.refresh = now
+		}
 		if ack, ok := ba.Options.IPv4AddressAck(); ok {
 			ev.IPv4Ack = &ack
 		}

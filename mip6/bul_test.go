@@ -259,6 +259,31 @@ func TestMobileNodeStaleSequenceOutOfWindow(t *testing.T) {
 	}
 }
 
+// TestMobileNodeAckAfterLifetime: a Binding Acknowledgement that grants
+// a lifetime shorter than its own delay (the lifetime counts from the
+// first Binding Update, RFC 6275 §11.7.3) leaves no deadline in the past:
+// the binding expires at once and the node registers again.
+func TestMobileNodeAckAfterLifetime(t *testing.T) {
+	l := NewBindingUpdateList(MobileNodeConfig{})
+	l.Register(t0, reg(400*time.Second))
+	bu := l.Ready().Send[0].Message.(mh.BindingUpdate)
+	late := t0.Add(6 * time.Second)
+	l.Receive(late, mh.AppendPacket(nil, mh.IPv6{Src: haAddr, Dst: hoa1}, mh.BindingAck{Sequence: bu.Sequence, Lifetime: 1})) // 4 s
+	l.Ready()
+	if next := l.NextDeadline(); !next.Equal(late) {
+		t.Fatalf("next deadline %v after the acknowledgement at %v", next.Sub(t0), late.Sub(t0))
+	}
+	l.Tick(late)
+	r := l.Ready()
+	var kinds []MNEventKind
+	for _, e := range r.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	if len(r.Send) != 1 || !slices.Contains(kinds, MNExpired) {
+		t.Errorf("at the deadline: %d sent, events %v; want a new Binding Update and the expiry", len(r.Send), kinds)
+	}
+}
+
 // TestMobileNodeUpdateRate: at most MAX_UPDATE_RATE Binding Updates per
 // second go to one home agent; the rest wait (RFC 6275 §11.8).
 func TestMobileNodeUpdateRate(t *testing.T) {
