@@ -64,6 +64,13 @@ func startService(t testing.TB, cfg *config.Config) *svcNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startServiceOn(t, cfg, st)
+}
+
+// startServiceOn runs a Service on st, which it closes when it stops.
+func startServiceOn(t testing.TB, cfg *config.Config, st store.Store) *svcNode {
+	t.Helper()
+	var err error
 	n := &svcNode{tun: tuntest.New(256), done: make(chan error, 1)}
 	n.svc, err = NewService(cfg, ServiceOptions{Device: n.tun, Store: st, VPNGrace: time.Hour})
 	if err != nil {
@@ -344,15 +351,7 @@ func TestServiceBindingUpdateWhileStoreHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	hang := &hangingAttributes{Store: st, release: make(chan struct{}), done: make(chan struct{})}
-	ha := &svcNode{tun: tuntest.New(256), done: make(chan error, 1)}
-	if ha.svc, err = NewService(cfg, ServiceOptions{Device: ha.tun, Store: hang, VPNGrace: time.Hour}); err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	ha.cancel = cancel
-	go func() { ha.done <- ha.svc.Run(runCtx) }()
-	t.Cleanup(func() { ha.stop(t) })
+	ha := startServiceOn(t, cfg, hang)
 
 	mn, _, hoa := attachTo(t, ctx, ha, "mn.example")
 	// The lease says the node was elsewhere (IKE_AUTH recorded where it

@@ -124,13 +124,7 @@ func (ha *HomeAgent) Receive(now time.Time, ctx Context, pkt []byte) Result {
 // source if that is unicast, carrying its Home Address option's address or
 // the unspecified address (RFC 6275 §9.3.3), if the rate limit allows.
 func (ha *HomeAgent) bindingError(now time.Time, ip mh.IPv6, st mh.BEStatus) Outgoing {
-	if !unicast(ip.Src) {
-		return Outgoing{}
-	}
-	ha.beMu.Lock()
-	ok := ha.be.allow(now)
-	ha.beMu.Unlock()
-	if !ok {
+	if !unicast(ip.Src) || !ha.allowAnswer(now) {
 		return Outgoing{}
 	}
 	ha.beSent.Add(1)
@@ -144,19 +138,21 @@ func (ha *HomeAgent) bindingError(now time.Time, ip mh.IPv6, st mh.BEStatus) Out
 	}
 }
 
+// allowAnswer takes a token of the rate limit that Binding Errors and
+// ICMPv6 Parameter Problems share.
+func (ha *HomeAgent) allowAnswer(now time.Time) bool {
+	ha.beMu.Lock()
+	defer ha.beMu.Unlock()
+	return ha.be.allow(now)
+}
+
 // parameterProblem builds the ICMPv6 Parameter Problem, code 0, that RFC
 // 6275 §9.2 asks for, "directly to the Source Address of the packet"
 // (no binding cache information used): from the packet's destination to
 // its source, if both are unicast (RFC 4443 §2.4(e)) and the rate limit
 // allows (§2.4(f)).
 func (ha *HomeAgent) parameterProblem(now time.Time, ip mh.IPv6, pointer int, pkt []byte) []byte {
-	if !unicast(ip.Src) || !unicast(ip.Dst) || pointer < 0 {
-		return nil
-	}
-	ha.beMu.Lock()
-	ok := ha.be.allow(now)
-	ha.beMu.Unlock()
-	if !ok {
+	if !unicast(ip.Src) || !unicast(ip.Dst) || !ha.allowAnswer(now) {
 		return nil
 	}
 	ha.ppSent.Add(1)

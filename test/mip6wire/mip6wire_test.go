@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -344,17 +345,7 @@ func TestMIP6TsharkDecodesOurMessages(t *testing.T) {
 	}
 	sort.Strings(fields)
 
-	path := filepath.Join(t.TempDir(), "mip6.pcap")
-	if err := tshark.WriteFile(path, tshark.LinkTypeRaw, wires...); err != nil {
-		t.Fatal(err)
-	}
-	got, err := tshark.Fields(context.Background(), path, fields, tshark.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(pkts) {
-		t.Fatalf("tshark decoded %d packets, we wrote %d", len(got), len(pkts))
-	}
+	got := decode(t, "mip6.pcap", wires, fields)
 	for i, p := range pkts {
 		isHAS := p.msg.Type() == mh.TypeHomeAgentSwitch
 		for _, f := range fields {
@@ -385,9 +376,6 @@ func TestMIP6TsharkDecodesOurMessages(t *testing.T) {
 				t.Errorf("HAS Binding Refresh Advice %+v (%v), want 30 units (120 s)", bra, err)
 			}
 		}
-	}
-	if t.Failed() {
-		t.Logf("capture kept for inspection: %s", path)
 	}
 }
 
@@ -423,18 +411,8 @@ func TestMIP6TsharkDecodesParameterProblem(t *testing.T) {
 		wires = append(wires, res.ICMP)
 		pointers = append(pointers, strconv.Itoa(res.ParamProblem))
 	}
-	path := filepath.Join(t.TempDir(), "pp.pcap")
-	if err := tshark.WriteFile(path, tshark.LinkTypeRaw, wires...); err != nil {
-		t.Fatal(err)
-	}
 	fields := []string{"ipv6.src", "ipv6.dst", "icmpv6.type", "icmpv6.code", "icmpv6.pointer", "icmpv6.checksum.status"}
-	got, err := tshark.Fields(context.Background(), path, fields, tshark.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(wires) {
-		t.Fatalf("tshark decoded %d packets, we wrote %d", len(got), len(wires))
-	}
+	got := decode(t, "pp.pcap", wires, fields)
 	for i, p := range got {
 		want := map[string][]string{
 			// The outer header, then the invoking packet's.
@@ -448,7 +426,34 @@ func TestMIP6TsharkDecodesParameterProblem(t *testing.T) {
 			}
 		}
 	}
-	if t.Failed() {
-		t.Logf("capture kept for inspection: %s", path)
+}
+
+// decode writes wires to a pcap file called name and has tshark print
+// fields of each packet, one Packet per packet written. The file is kept,
+// and named in the log, if the test fails.
+func decode(t *testing.T, name string, wires [][]byte, fields []string) []tshark.Packet {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mip6wire-")
+	if err != nil {
+		t.Fatal(err)
 	}
+	path := filepath.Join(dir, name)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("capture kept for inspection: %s", path)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	if err := tshark.WriteFile(path, tshark.LinkTypeRaw, wires...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tshark.Fields(context.Background(), path, fields, tshark.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(wires) {
+		t.Fatalf("tshark decoded %d packets, we wrote %d", len(got), len(wires))
+	}
+	return got
 }
